@@ -1,0 +1,90 @@
+// The one backend interface. Every device (CPU now, CUDA when built with it)
+// implements these primitive kernels; every op in autograd/ is written in terms
+// of them, so model code never names a device. Kernels write into `out`
+// tensors that the caller allocated; inputs may be any strided view.
+#pragma once
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace moco {
+
+enum class UnaryOp {
+  neg, exp, log, sqrt, rsqrt, abs, sign, relu, tanh, sigmoid, erf,
+  gelu,       // x * Phi(x), the exact (erf) form
+  gelu_grad,  // d gelu / dx
+  affine,     // a * x + b
+  pow,        // x ^ a
+  clamp,      // min(max(x, a), b)
+  reciprocal,
+};
+enum class BinaryOp { add, sub, mul, div, maximum, minimum, pow, eq, ne, lt, le, gt, ge };
+enum class ReduceOp { sum, max, min };
+
+struct Backend {
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void deallocate(void* p, size_t nbytes) = 0;
+  // Raw byte copies between this device's memory and host memory.
+  virtual void to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+  virtual void from_host(void* dst, const void* host_src, size_t nbytes) = 0;
+
+  // out = src elementwise, src already expanded to out's shape; casts dtype.
+  virtual void copy(const Tensor& out, const Tensor& src) = 0;
+  virtual void fill(const Tensor& out, double value) = 0;
+  virtual void unary(UnaryOp op, const Tensor& out, const Tensor& x, double a = 0, double b = 0) = 0;
+  // a and b are expanded to out's shape. Comparisons write 1/0 in out's dtype.
+  virtual void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  virtual void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
+  // x is contiguous [rows, len]; out (and indices, int64, optional) are [rows].
+  virtual void reduce_rows(ReduceOp op, const Tensor& out, const Tensor* indices, const Tensor& x) = 0;
+
+  // c[b] = alpha * op(a[b]) @ op(b[b]) + beta * c[b] for 3-D [batch, rows, cols]
+  // views whose last or second-to-last stride is 1 (c: last stride 1).
+  virtual void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b,
+                    double beta, const Tensor& c) = 0;
+
+  // Indexing along `dim` with a 1-D int64 index (index_select / index_add) or
+  // a same-rank index (gather / scatter_add). Inputs contiguous.
+  virtual void index_select(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) = 0;
+  virtual void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) = 0;
+  virtual void gather(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) = 0;
+  virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) = 0;
+
+  // Softmax over the last dim of contiguous rows; log=true gives log_softmax.
+  virtual void softmax(const Tensor& out, const Tensor& x, bool log) = 0;
+  virtual void softmax_backward(const Tensor& dx, const Tensor& y, const Tensor& dy, bool log) = 0;
+
+  // Convolution pieces for one image [C,H,W] <-> columns [C*kh*kw, oh*ow].
+  struct ConvGeom {
+    int64_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+  };
+  virtual void im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) = 0;
+  virtual void col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) = 0;  // accumulates
+
+  // Pooling on contiguous NCHW. max: indices (int64) are flat h*W+w per plane.
+  struct PoolGeom {
+    int64_t N, C, H, W, kh, kw, sh, sw, ph, pw, oh, ow;
+    bool count_include_pad;
+  };
+  virtual void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeom& g) = 0;
+  virtual void max_pool2d_backward(const Tensor& dx, const Tensor& dy, const Tensor& indices, const PoolGeom& g) = 0;
+  virtual void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeom& g) = 0;
+  virtual void avg_pool2d_backward(const Tensor& dx, const Tensor& dy, const PoolGeom& g) = 0;
+
+  // Counter-based random numbers: element i depends only on (seed, offset + i).
+  virtual void rand_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) = 0;
+  virtual void rand_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) = 0;
+};
+
+// The backend for a device. Throws a clear error for CUDA when moco.cpp was
+// built without it or no GPU is present.
+Backend& backend_for(Device device);
+inline Backend& backend_for(const Tensor& t) { return backend_for(t.device()); }
+
+// Number of worker threads for CPU kernels (OpenMP and OpenBLAS together).
+void set_num_threads(int n);
+int get_num_threads();
+
+}  // namespace moco

@@ -1,0 +1,173 @@
+// im2col/col2im for convolution, and 2-D max/avg pooling.
+#include <limits>
+
+#include "tensor/cpu/cpu_backend.h"
+
+namespace moco::cpu {
+
+void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) {
+  dispatch_float(img.dtype(), "im2col", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    const T* pi = ptr<T>(img);
+    T* pc = ptr<T>(cols);
+    const int64_t rows = g.C * g.kh * g.kw;
+#pragma omp parallel for schedule(static) if (rows * g.oh * g.ow > 32768)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+      T* out = pc + r * g.oh * g.ow;
+      const T* plane = pi + c * g.H * g.W;
+      for (int64_t y = 0; y < g.oh; ++y) {
+        const int64_t iy = y * g.sh - g.ph + ki * g.dh;
+        T* orow = out + y * g.ow;
+        if (iy < 0 || iy >= g.H) {
+          for (int64_t x = 0; x < g.ow; ++x) orow[x] = 0;
+          continue;
+        }
+        const T* irow = plane + iy * g.W;
+        for (int64_t x = 0; x < g.ow; ++x) {
+          const int64_t ix = x * g.sw - g.pw + kj * g.dw;
+          orow[x] = (ix >= 0 && ix < g.W) ? irow[ix] : T(0);
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) {
+  dispatch_float(img.dtype(), "col2im", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    T* pi = ptr<T>(img);
+    const T* pc = ptr<T>(cols);
+    // One thread per input channel: the kernel offsets of a channel overlap.
+#pragma omp parallel for schedule(static) if (g.C * g.kh * g.kw * g.oh * g.ow > 32768)
+    for (int64_t c = 0; c < g.C; ++c) {
+      T* plane = pi + c * g.H * g.W;
+      for (int64_t ki = 0; ki < g.kh; ++ki)
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          const T* in = pc + ((c * g.kh + ki) * g.kw + kj) * g.oh * g.ow;
+          for (int64_t y = 0; y < g.oh; ++y) {
+            const int64_t iy = y * g.sh - g.ph + ki * g.dh;
+            if (iy < 0 || iy >= g.H) continue;
+            T* irow = plane + iy * g.W;
+            const T* crow = in + y * g.ow;
+            for (int64_t x = 0; x < g.ow; ++x) {
+              const int64_t ix = x * g.sw - g.pw + kj * g.dw;
+              if (ix >= 0 && ix < g.W) irow[ix] += crow[x];
+            }
+          }
+        }
+    }
+  });
+}
+
+void CpuBackend::max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeom& g) {
+  dispatch_float(x.dtype(), "max_pool2d", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    const T* px = ptr<T>(x);
+    T* po = ptr<T>(out);
+    int64_t* pi = ptr<int64_t>(indices);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < g.N * g.C; ++p) {
+      const T* plane = px + p * g.H * g.W;
+      for (int64_t y = 0; y < g.oh; ++y)
+        for (int64_t xo = 0; xo < g.ow; ++xo) {
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t bi = -1;
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const int64_t iy = y * g.sh - g.ph + i;
+            if (iy < 0 || iy >= g.H) continue;
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t ix = xo * g.sw - g.pw + j;
+              if (ix < 0 || ix >= g.W) continue;
+              const T v = plane[iy * g.W + ix];
+              if (bi < 0 || v > best || std::isnan(v)) {
+                best = v;
+                bi = iy * g.W + ix;
+              }
+            }
+          }
+          po[(p * g.oh + y) * g.ow + xo] = best;
+          pi[(p * g.oh + y) * g.ow + xo] = bi;
+        }
+    }
+  });
+}
+
+void CpuBackend::max_pool2d_backward(const Tensor& dx, const Tensor& dy, const Tensor& indices, const PoolGeom& g) {
+  dispatch_float(dx.dtype(), "max_pool2d_backward", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    T* pdx = ptr<T>(dx);
+    const T* pdy = ptr<T>(dy);
+    const int64_t* pi = ptr<int64_t>(indices);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < g.N * g.C; ++p)
+      for (int64_t k = 0; k < g.oh * g.ow; ++k) {
+        const int64_t i = pi[p * g.oh * g.ow + k];
+        if (i >= 0) pdx[p * g.H * g.W + i] += pdy[p * g.oh * g.ow + k];
+      }
+  });
+}
+
+namespace {
+// The window of output (y, x) clipped to the padded and to the real image.
+struct Window {
+  int64_t y0, y1, x0, x1, padded_count;
+};
+Window window(const Backend::PoolGeom& g, int64_t y, int64_t x) {
+  int64_t y0 = y * g.sh - g.ph, x0 = x * g.sw - g.pw;
+  int64_t y1 = std::min(y0 + g.kh, g.H + g.ph), x1 = std::min(x0 + g.kw, g.W + g.pw);
+  const int64_t padded = (y1 - y0) * (x1 - x0);
+  y0 = std::max<int64_t>(y0, 0);
+  x0 = std::max<int64_t>(x0, 0);
+  y1 = std::min(y1, g.H);
+  x1 = std::min(x1, g.W);
+  return {y0, y1, x0, x1, g.count_include_pad ? padded : (y1 - y0) * (x1 - x0)};
+}
+}  // namespace
+
+void CpuBackend::avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeom& g) {
+  dispatch_float(x.dtype(), "avg_pool2d", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    const T* px = ptr<T>(x);
+    T* po = ptr<T>(out);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < g.N * g.C; ++p) {
+      const T* plane = px + p * g.H * g.W;
+      for (int64_t y = 0; y < g.oh; ++y)
+        for (int64_t xo = 0; xo < g.ow; ++xo) {
+          const Window w = window(g, y, xo);
+          double s = 0;
+          for (int64_t iy = w.y0; iy < w.y1; ++iy)
+            for (int64_t ix = w.x0; ix < w.x1; ++ix) s += plane[iy * g.W + ix];
+          po[(p * g.oh + y) * g.ow + xo] = T(s / double(std::max<int64_t>(w.padded_count, 1)));
+        }
+    }
+  });
+}
+
+void CpuBackend::avg_pool2d_backward(const Tensor& dx, const Tensor& dy, const PoolGeom& g) {
+  dispatch_float(dx.dtype(), "avg_pool2d_backward", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    T* pdx = ptr<T>(dx);
+    const T* pdy = ptr<T>(dy);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < g.N * g.C; ++p) {
+      T* plane = pdx + p * g.H * g.W;
+      for (int64_t y = 0; y < g.oh; ++y)
+        for (int64_t xo = 0; xo < g.ow; ++xo) {
+          const Window w = window(g, y, xo);
+          const T v = pdy[(p * g.oh + y) * g.ow + xo] / T(std::max<int64_t>(w.padded_count, 1));
+          for (int64_t iy = w.y0; iy < w.y1; ++iy)
+            for (int64_t ix = w.x0; ix < w.x1; ++ix) plane[iy * g.W + ix] += v;
+        }
+    }
+  });
+}
+
+}  // namespace moco::cpu

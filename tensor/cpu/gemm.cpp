@@ -1,0 +1,57 @@
+// Batched GEMM through CBLAS. Transposed operands are passed to BLAS as
+// flags with their leading dimension, never copied.
+#include <cblas.h>
+
+#include "tensor/cpu/cpu_backend.h"
+
+namespace moco::cpu {
+
+namespace {
+// A [rows, cols] matrix view either row-major (stride[1]==1) or column-major
+// (stride[0]==1). Returns whether BLAS must read it transposed, and its ld.
+struct MatLayout {
+  bool transposed;
+  int64_t ld;
+};
+MatLayout layout_of(int64_t rows, int64_t cols, int64_t s0, int64_t s1, const char* which) {
+  if (s1 == 1 && s0 >= std::max<int64_t>(cols, 1)) return {false, s0};
+  if (s0 == 1 && s1 >= std::max<int64_t>(rows, 1)) return {true, s1};
+  if (rows == 1) return {false, std::max<int64_t>(cols, 1)};
+  if (cols == 1) return {true, std::max<int64_t>(rows, 1)};
+  fail("gemm: operand {} has strides ({}, {}) for a {}x{} matrix; make it contiguous first", which, s0, s1, rows,
+       cols);
+}
+}  // namespace
+
+void CpuBackend::gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b, double beta,
+                      const Tensor& c) {
+  MOCO_CHECK(a.dim() == 3 && b.dim() == 3 && c.dim() == 3, "gemm: expects 3-D [batch, rows, cols] views");
+  const int64_t batch = c.size(0), M = c.size(1), N = c.size(2);
+  const int64_t K = trans_a ? a.size(1) : a.size(2);
+  MatLayout la = layout_of(a.size(1), a.size(2), a.strides()[1], a.strides()[2], "a");
+  MatLayout lb = layout_of(b.size(1), b.size(2), b.strides()[1], b.strides()[2], "b");
+  MOCO_CHECK(c.strides()[2] == 1 || N == 1, "gemm: output must be row-major");
+  const int64_t ldc = N == 1 ? std::max<int64_t>(c.strides()[1], 1) : c.strides()[1];
+  const CBLAS_TRANSPOSE ta = (trans_a != la.transposed) ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = (trans_b != lb.transposed) ? CblasTrans : CblasNoTrans;
+  if (M == 0 || N == 0) return;
+  dispatch_float(c.dtype(), "gemm", [&](auto tag_) {
+    using scalar_t = typename decltype(tag_)::type;
+    using T = scalar_t;
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    T* pc = ptr<T>(c);
+    for (int64_t i = 0; i < batch; ++i) {
+      const T* ai = pa + i * a.strides()[0];
+      const T* bi = pb + i * b.strides()[0];
+      T* ci = pc + i * c.strides()[0];
+      if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, float(alpha), ai, la.ld, bi, lb.ld, float(beta), ci, ldc);
+      } else {
+        cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, ai, la.ld, bi, lb.ld, beta, ci, ldc);
+      }
+    }
+  });
+}
+
+}  // namespace moco::cpu

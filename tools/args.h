@@ -1,0 +1,43 @@
+// A small flag parser for the subcommands: --name value, --name=value and
+// boolean switches; typed getters; --help text; clear errors for unknown
+// flags, missing values and values that do not parse or are out of range.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moco::cli {
+
+class Args {
+ public:
+  Args(std::string command, std::string description);
+
+  // Declarations (before parse). `def` is the default shown in --help.
+  Args& opt(const std::string& name, const std::string& def, const std::string& help);
+  Args& flag(const std::string& name, const std::string& help);  // boolean switch, default off
+
+  // Returns false when --help was asked for (help already printed).
+  bool parse(const std::vector<std::string>& argv);
+
+  std::string str(const std::string& name) const;
+  int64_t integer(const std::string& name, int64_t lo = INT64_MIN, int64_t hi = INT64_MAX) const;
+  double real(const std::string& name, double lo = -1e300, double hi = 1e300) const;
+  bool on(const std::string& name) const;
+  bool given(const std::string& name) const;  // set on the command line
+  std::vector<int64_t> int_list(const std::string& name) const;  // "1,2,3"
+  void print_help() const;
+  // name -> value of every option, for writing the resolved configuration.
+  std::map<std::string, std::string> values() const;
+
+ private:
+  struct Opt {
+    std::string def, help, value;
+    bool is_flag = false, given = false;
+  };
+  const Opt& get(const std::string& name) const;
+  std::string command_, description_;
+  std::vector<std::string> order_;
+  std::map<std::string, Opt> opts_;
+};
+
+}  // namespace moco::cli

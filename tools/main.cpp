@@ -1,0 +1,42 @@
+// moco: the command line of moco.cpp. `moco --help` lists the subcommands.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "tensor/error.h"
+#include "tools/command.h"
+
+namespace moco::cli {
+std::vector<Command>& registry() {
+  static std::vector<Command> commands;
+  return commands;
+}
+}  // namespace moco::cli
+
+static void print_usage() {
+  auto cmds = moco::cli::registry();
+  std::sort(cmds.begin(), cmds.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  std::printf("usage: moco <command> [options]   (moco <command> --help for its options)\n\ncommands:\n");
+  for (auto& c : cmds) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string name = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (auto& c : moco::cli::registry()) {
+    if (c.name != name) continue;
+    try {
+      return c.run(args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "moco: unknown command '%s'\n\n", name.c_str());
+  print_usage();
+  return 2;
+}
