@@ -1,0 +1,159 @@
+#include "data/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <stb_image.h>
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+#include "tensor/error.h"
+
+namespace moco::data {
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st;
+  MOCO_CHECK(::stat(path.c_str(), &st) == 0, "{}: cannot open: {}", path, std::strerror(errno));
+  MOCO_CHECK(!S_ISDIR(st.st_mode), "{}: is a directory, expected a file", path);
+  return uint64_t(st.st_size);
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  uint64_t n = file_size(path);
+  std::vector<uint8_t> buf(n);
+  if (n) read_at(path, 0, buf.data(), n);
+  return buf;
+}
+
+void read_at(const std::string& path, uint64_t offset, void* dst, size_t n) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  MOCO_CHECK(fd >= 0, "{}: cannot open: {}", path, std::strerror(errno));
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, static_cast<char*>(dst) + done, n - done, off_t(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int e = errno;
+      ::close(fd);
+      MOCO_CHECK(r == 0, "{}: read error at byte {}: {}", path, offset + done, std::strerror(e));
+      fail("{}: truncated: needed bytes {}..{} but the file ends at {}", path, offset, offset + n,
+           offset + done);
+    }
+    done += size_t(r);
+  }
+  ::close(fd);
+}
+
+std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+  std::vector<uint8_t> raw = read_file(path);
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+  z_stream zs;
+  std::memset(&zs, 0, sizeof zs);
+  MOCO_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, "{}: zlib init failed", path);
+  std::vector<uint8_t> out;
+  out.resize(raw.size() * 4 + 1024);
+  zs.next_in = raw.data();
+  zs.avail_in = uInt(raw.size());
+  int rc = Z_OK;
+  while (true) {
+    if (zs.total_out == out.size()) out.resize(out.size() * 2);
+    zs.next_out = out.data() + zs.total_out;
+    zs.avail_out = uInt(out.size() - zs.total_out);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END) {
+      // Concatenated gzip members (as `cat a.gz b.gz` makes) continue the stream.
+      if (zs.avail_in > 0) {
+        inflateReset(&zs);
+        continue;
+      }
+      break;
+    }
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ended mid-stream
+    if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+  }
+  const std::string msg = zs.msg ? zs.msg : "";
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  MOCO_CHECK(rc != Z_BUF_ERROR && rc != Z_OK, "{}: truncated gzip stream (ended after {} uncompressed bytes)",
+             path, out.size());
+  MOCO_CHECK(rc == Z_STREAM_END, "{}: corrupt gzip data ({})", path, msg.empty() ? "zlib error" : msg);
+  return out;
+}
+
+Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels) {
+  MOCO_CHECK(n > 0, "{}: empty file, not an image", name);
+  MOCO_CHECK(channels >= 0 && channels <= 4, "decode_image: channels must be 0..4, got {}", channels);
+  int w = 0, h = 0, c = 0;
+  stbi_uc* p = stbi_load_from_memory(bytes, int(n), &w, &h, &c, 0);
+  if (!p) {
+    const char* why = stbi_failure_reason();
+    int iw, ih, ic;
+    bool header_ok = stbi_info_from_memory(bytes, int(n), &iw, &ih, &ic) != 0;
+    fail("{}: {} ({})", name, header_ok ? "corrupt or truncated image data" : "not a readable image",
+         why ? why : "unknown reason");
+  }
+  Image img;
+  img.h = h, img.w = w, img.c = c;
+  img.px.assign(p, p + size_t(w) * h * c);
+  stbi_image_free(p);
+  if (channels != 0 && channels != c) img = convert_channels(img, channels);
+  return img;
+}
+
+Image load_image(const std::string& path, int channels) {
+  std::vector<uint8_t> bytes = read_file(path);
+  return decode_image(bytes.data(), bytes.size(), path, channels);
+}
+
+bool probe_image(const std::string& path, int* w, int* h, int* c) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  int ok = stbi_info_from_file(f, w, h, c);
+  std::fclose(f);
+  return ok != 0;
+}
+
+namespace {
+void check_writable(const Image& img, const std::string& path) {
+  MOCO_CHECK(img.w > 0 && img.h > 0 && img.c >= 1 && img.c <= 4 && img.px.size() == size_t(img.w) * img.h * img.c,
+             "{}: cannot write an image of {}x{}x{} ({} bytes)", path, img.h, img.w, img.c, img.px.size());
+}
+}  // namespace
+
+void write_png(const std::string& path, const Image& img) {
+  check_writable(img, path);
+  MOCO_CHECK(stbi_write_png(path.c_str(), img.w, img.h, img.c, img.px.data(), img.w * img.c) != 0,
+             "{}: cannot write PNG: {}", path, std::strerror(errno));
+}
+
+void write_jpg(const std::string& path, const Image& img, int quality) {
+  check_writable(img, path);
+  MOCO_CHECK(stbi_write_jpg(path.c_str(), img.w, img.h, img.c, img.px.data(), quality) != 0,
+             "{}: cannot write JPEG: {}", path, std::strerror(errno));
+}
+
+void write_bmp(const std::string& path, const Image& img) {
+  check_writable(img, path);
+  MOCO_CHECK(stbi_write_bmp(path.c_str(), img.w, img.h, img.c, img.px.data()) != 0,
+             "{}: cannot write BMP: {}", path, std::strerror(errno));
+}
+
+}  // namespace moco::data
