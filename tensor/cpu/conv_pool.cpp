@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/loops.h"
 
 namespace moco::cpu {
 
@@ -12,7 +13,7 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g
     const T* pi = ptr<T>(img);
     T* pc = ptr<T>(cols);
     const int64_t rows = g.C * g.kh * g.kw;
-#pragma omp parallel for schedule(static) if (rows * g.oh * g.ow > 32768)
+#pragma omp parallel for schedule(static) if (rows * g.oh * g.ow > kParallelGrain)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
       T* out = pc + r * g.oh * g.ow;
@@ -41,7 +42,7 @@ void CpuBackend::col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g
     T* pi = ptr<T>(img);
     const T* pc = ptr<T>(cols);
     // One thread per input channel: the kernel offsets of a channel overlap.
-#pragma omp parallel for schedule(static) if (g.C * g.kh * g.kw * g.oh * g.ow > 32768)
+#pragma omp parallel for schedule(static) if (g.C * g.kh * g.kw * g.oh * g.ow > kParallelGrain)
     for (int64_t c = 0; c < g.C; ++c) {
       T* plane = pi + c * g.H * g.W;
       for (int64_t ki = 0; ki < g.kh; ++ki)
@@ -69,7 +70,7 @@ void CpuBackend::max_pool2d(const Tensor& out, const Tensor& indices, const Tens
     const T* px = ptr<T>(x);
     T* po = ptr<T>(out);
     int64_t* pi = ptr<int64_t>(indices);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
     for (int64_t p = 0; p < g.N * g.C; ++p) {
       const T* plane = px + p * g.H * g.W;
       for (int64_t y = 0; y < g.oh; ++y)
@@ -103,7 +104,7 @@ void CpuBackend::max_pool2d_backward(const Tensor& dx, const Tensor& dy, const T
     T* pdx = ptr<T>(dx);
     const T* pdy = ptr<T>(dy);
     const int64_t* pi = ptr<int64_t>(indices);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dx.numel() > kParallelGrain)
     for (int64_t p = 0; p < g.N * g.C; ++p)
       for (int64_t k = 0; k < g.oh * g.ow; ++k) {
         const int64_t i = pi[p * g.oh * g.ow + k];
@@ -135,7 +136,7 @@ void CpuBackend::avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeom& 
     using T = scalar_t;
     const T* px = ptr<T>(x);
     T* po = ptr<T>(out);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
     for (int64_t p = 0; p < g.N * g.C; ++p) {
       const T* plane = px + p * g.H * g.W;
       for (int64_t y = 0; y < g.oh; ++y)
@@ -156,7 +157,7 @@ void CpuBackend::avg_pool2d_backward(const Tensor& dx, const Tensor& dy, const P
     using T = scalar_t;
     T* pdx = ptr<T>(dx);
     const T* pdy = ptr<T>(dy);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dx.numel() > kParallelGrain)
     for (int64_t p = 0; p < g.N * g.C; ++p) {
       T* plane = pdx + p * g.H * g.W;
       for (int64_t y = 0; y < g.oh; ++y)

@@ -91,7 +91,7 @@ void CpuBackend::unary(UnaryOp op, const Tensor& out, const Tensor& x, double a,
       case UnaryOp::abs: return run([](auto v) { return v < 0 ? -v : v; });
       case UnaryOp::affine: return run([&](auto v) { return decltype(v)(a * v + b); });
       case UnaryOp::clamp: return run([&](auto v) { return decltype(v)(std::min<double>(std::max<double>(v, a), b)); });
-      default: fail("unary: op {} is not defined for int64 tensors", int(op));
+      default: fail("unary op {}: needs a floating tensor (float32/float64), got int64", int(op));
     }
   }
   dispatch_float(x.dtype(), "unary", [&](auto tag_) {
