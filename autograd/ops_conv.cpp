@@ -1,6 +1,8 @@
-// 2-D convolution as im2col + GEMM, one image at a time (the column buffer
-// is reused, so memory stays at one image's columns). Backward recomputes the
-// columns from the saved input rather than keeping them for the whole batch.
+// 2-D convolution as im2col + GEMM. The columns of a chunk of images sit side
+// by side ([C*kh*kw, images*oh*ow]) so one GEMM serves the whole chunk: deep
+// layers with tiny feature maps would otherwise run skinny, slow GEMMs. The
+// chunk is capped so the column buffer stays small; backward recomputes the
+// columns from the saved input rather than keeping them.
 #include "autograd/engine.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
@@ -33,6 +35,7 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
   s.ocg = s.OC / o.groups;
   auto& g = s.g;
   g.C = w.size(1);
+  g.col_ld = 0;  // set per chunk
   g.H = x.size(2);
   g.W = x.size(3);
   g.kh = w.size(2);
@@ -52,25 +55,55 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
 }
 }  // namespace
 
+namespace {
+// Images per GEMM: enough to make the GEMM wide, few enough that the column
+// buffer stays near 16 MB of float32.
+int64_t images_per_chunk(const ConvShape& s) {
+  const int64_t budget = int64_t(4) << 20;  // elements
+  const int64_t per_image = s.kdim * s.g.oh * s.g.ow;
+  return std::clamp<int64_t>(budget / std::max<int64_t>(per_image, 1), 1, s.N);
+}
+
+Tensor image(const Tensor& t, const ConvShape& s, int64_t n, int64_t group) {
+  const auto& g = s.g;
+  return make_view(t, {g.C, g.H, g.W}, contiguous_strides({g.C, g.H, g.W}),
+                   t.offset() + (n * s.groups + group) * g.C * g.H * g.W);
+}
+
+// The [ocg, nb, L] block of output channels of one group for images n0..n0+nb
+// of an NCHW tensor [N, OC, L], viewed in the GEMM's [ocg, nb*L] order.
+Tensor group_block(const Tensor& t, const ConvShape& s, int64_t n0, int64_t nb, int64_t group) {
+  const int64_t L = s.g.oh * s.g.ow;
+  return make_view(t, {s.ocg, nb, L}, {L, s.OC * L, 1}, t.offset() + (n0 * s.OC + group * s.ocg) * L);
+}
+}  // namespace
+
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const Conv2dOptions& opt) {
   k::same_device(x_in, w_in, "conv2d");
   MOCO_CHECK(x_in.dtype() == w_in.dtype(), "conv2d: input {} and weight {} dtypes differ", dtype_name(x_in.dtype()),
              dtype_name(w_in.dtype()));
   const ConvShape s = conv_shape(x_in, w_in, opt);
-  const auto& g = s.g;
   Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
   Backend& be = backend_for(x);
-  const int64_t L = g.oh * g.ow;
-  Tensor out = Tensor::empty({s.N, s.OC, g.oh, g.ow}, x.dtype(), x.device());
-  Tensor cols = Tensor::empty({s.kdim, L}, x.dtype(), x.device());
-  for (int64_t n = 0; n < s.N; ++n)
+  const int64_t L = s.g.oh * s.g.ow, chunk = images_per_chunk(s);
+  Tensor out = Tensor::empty({s.N, s.OC, s.g.oh, s.g.ow}, x.dtype(), x.device());
+  Tensor cols = Tensor::empty({s.kdim, chunk * L}, x.dtype(), x.device());
+  Tensor prod = chunk > 1 ? Tensor::empty({s.ocg, chunk * L}, x.dtype(), x.device()) : Tensor();
+  for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.N - n0);
+    Backend::ConvGeom g = s.g;
+    g.col_ld = nb * L;
     for (int64_t gr = 0; gr < s.groups; ++gr) {
-      Tensor img = make_view(x, {g.C, g.H, g.W}, contiguous_strides({g.C, g.H, g.W}),
-                             (n * s.groups + gr) * g.C * g.H * g.W);
-      be.im2col(cols, img, g);
-      be.gemm(false, false, 1.0, mat3(w, s.ocg, s.kdim, gr * s.ocg * s.kdim), mat3(cols, s.kdim, L), 0.0,
-              mat3(out, s.ocg, L, (n * s.OC + gr * s.ocg) * L));
+      for (int64_t i = 0; i < nb; ++i) be.im2col(make_view(cols, {s.kdim, L}, {nb * L, 1}, i * L), image(x, s, n0 + i, gr), g);
+      Tensor wg = mat3(w, s.ocg, s.kdim, gr * s.ocg * s.kdim);
+      if (nb == 1) {  // one image: the GEMM writes straight into the output
+        be.gemm(false, false, 1.0, wg, mat3(cols, s.kdim, L), 0.0, mat3(out, s.ocg, L, (n0 * s.OC + gr * s.ocg) * L));
+      } else {
+        be.gemm(false, false, 1.0, wg, mat3(cols, s.kdim, nb * L), 0.0, mat3(prod, s.ocg, nb * L));
+        be.copy(group_block(out, s, n0, nb, gr), make_view(prod, {s.ocg, nb, L}, {nb * L, L, 1}, 0));
+      }
     }
+  }
   if (bias.defined()) {
     MOCO_CHECK(bias.dim() == 1 && bias.size(0) == s.OC, "conv2d: bias must be [{}], got {}", s.OC,
                shape_str(bias.shape()));
@@ -82,22 +115,28 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
     Tensor gout = gout_in.contiguous();
     Tensor dx = gx ? Tensor::zeros_like(x) : Tensor();
     Tensor dw = gw ? Tensor::zeros_like(w) : Tensor();
-    Tensor c = Tensor::empty({s.kdim, L}, x.dtype(), x.device());
-    for (int64_t n = 0; n < s.N; ++n)
+    Tensor c = Tensor::empty({s.kdim, chunk * L}, x.dtype(), x.device());
+    Tensor go = Tensor::empty({s.ocg, chunk * L}, x.dtype(), x.device());
+    for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+      const int64_t nb = std::min(chunk, s.N - n0);
+      Backend::ConvGeom g = s.g;
+      g.col_ld = nb * L;
       for (int64_t gr = 0; gr < s.groups; ++gr) {
-        const int64_t img_off = (n * s.groups + gr) * g.C * g.H * g.W;
-        Tensor go = mat3(gout, s.ocg, L, (n * s.OC + gr * s.ocg) * L);
+        // gradient of this group's outputs in GEMM order [ocg, nb*L]
+        be.copy(make_view(go, {s.ocg, nb, L}, {nb * L, L, 1}, 0), group_block(gout, s, n0, nb, gr));
+        Tensor go3 = mat3(go, s.ocg, nb * L);
         if (gw) {
-          Tensor img = make_view(x, {g.C, g.H, g.W}, contiguous_strides({g.C, g.H, g.W}), img_off);
-          be.im2col(c, img, g);
-          be.gemm(false, true, 1.0, go, mat3(c, s.kdim, L), 1.0, mat3(dw, s.ocg, s.kdim, gr * s.ocg * s.kdim));
+          for (int64_t i = 0; i < nb; ++i)
+            be.im2col(make_view(c, {s.kdim, L}, {nb * L, 1}, i * L), image(x, s, n0 + i, gr), g);
+          be.gemm(false, true, 1.0, go3, mat3(c, s.kdim, nb * L), 1.0, mat3(dw, s.ocg, s.kdim, gr * s.ocg * s.kdim));
         }
         if (gx) {
-          be.gemm(true, false, 1.0, mat3(w, s.ocg, s.kdim, gr * s.ocg * s.kdim), go, 0.0, mat3(c, s.kdim, L));
-          Tensor dimg = make_view(dx, {g.C, g.H, g.W}, contiguous_strides({g.C, g.H, g.W}), img_off);
-          be.col2im(dimg, c, g);
+          be.gemm(true, false, 1.0, mat3(w, s.ocg, s.kdim, gr * s.ocg * s.kdim), go3, 0.0, mat3(c, s.kdim, nb * L));
+          for (int64_t i = 0; i < nb; ++i)
+            be.col2im(image(dx, s, n0 + i, gr), make_view(c, {s.kdim, L}, {nb * L, 1}, i * L), g);
         }
       }
+    }
     Tensor db = has_bias ? sum(gout, {0, 2, 3}) : Tensor();
     return std::vector<Tensor>{dx, dw, db};
   });

@@ -56,9 +56,22 @@ struct Backend {
   virtual void softmax(const Tensor& out, const Tensor& x, bool log) = 0;
   virtual void softmax_backward(const Tensor& dx, const Tensor& y, const Tensor& dy, bool log) = 0;
 
-  // Convolution pieces for one image [C,H,W] <-> columns [C*kh*kw, oh*ow].
+  // Per-channel kernels for batch norm on contiguous [N, C, S] data (S = the
+  // product of the dims after C; 1 for [N, C]). Statistics are [C] tensors.
+  // mean and biased variance of each channel:
+  virtual void channel_moments(const Tensor& x, const Tensor& mean, const Tensor& var) = 0;
+  // sum_dy[c] = sum dy, sum_dy_xmu[c] = sum dy * (x - mean[c]):
+  virtual void channel_grad_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& sum_dy,
+                                 const Tensor& sum_dy_xmu) = 0;
+  // out = x * scale[c] + shift[c] (+ x2 * scale2[c] when x2 is defined):
+  virtual void channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, const Tensor& shift,
+                              const Tensor& x2, const Tensor& scale2) = 0;
+
+  // Convolution pieces for one image [C,H,W] <-> columns [C*kh*kw, oh*ow]
+  // whose rows are `col_ld` apart (oh*ow for one image; more when the
+  // columns of several images sit side by side for one GEMM).
   struct ConvGeom {
-    int64_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+    int64_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, col_ld;
   };
   virtual void im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) = 0;
   virtual void col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) = 0;  // accumulates

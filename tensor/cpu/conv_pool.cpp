@@ -16,7 +16,7 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g
 #pragma omp parallel for schedule(static) if (rows * g.oh * g.ow > kParallelGrain)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
-      T* out = pc + r * g.oh * g.ow;
+      T* out = pc + r * g.col_ld;
       const T* plane = pi + c * g.H * g.W;
       for (int64_t y = 0; y < g.oh; ++y) {
         const int64_t iy = y * g.sh - g.ph + ki * g.dh;
@@ -47,7 +47,7 @@ void CpuBackend::col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g
       T* plane = pi + c * g.H * g.W;
       for (int64_t ki = 0; ki < g.kh; ++ki)
         for (int64_t kj = 0; kj < g.kw; ++kj) {
-          const T* in = pc + ((c * g.kh + ki) * g.kw + kj) * g.oh * g.ow;
+          const T* in = pc + ((c * g.kh + ki) * g.kw + kj) * g.col_ld;
           for (int64_t y = 0; y < g.oh; ++y) {
             const int64_t iy = y * g.sh - g.ph + ki * g.dh;
             if (iy < 0 || iy >= g.H) continue;

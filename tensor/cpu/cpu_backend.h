@@ -28,6 +28,11 @@ struct CpuBackend final : Backend {
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void softmax(const Tensor& out, const Tensor& x, bool log) override;
   void softmax_backward(const Tensor& dx, const Tensor& y, const Tensor& dy, bool log) override;
+  void channel_moments(const Tensor& x, const Tensor& mean, const Tensor& var) override;
+  void channel_grad_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& sum_dy,
+                         const Tensor& sum_dy_xmu) override;
+  void channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, const Tensor& shift, const Tensor& x2,
+                      const Tensor& scale2) override;
   void im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) override;
   void col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) override;
   void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeom& g) override;
