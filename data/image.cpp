@@ -44,6 +44,12 @@ Image convert_channels(const Image& img, int channels) {
 }
 
 FImage to_float(const Image& src, int channels) {
+  FImage out;
+  to_float_into(src, channels, out);
+  return out;
+}
+
+void to_float_into(const Image& src, int channels, FImage& out) {
   MOCO_CHECK(channels == 1 || channels == 3, "to_float: images become 1 or 3 channels, got {}", channels);
   Image conv;
   const Image* img = &src;
@@ -51,15 +57,21 @@ FImage to_float(const Image& src, int channels) {
     conv = convert_channels(src, channels);
     img = &conv;
   }
-  FImage out(channels, img->h, img->w);
+  out.reset(channels, img->h, img->w);
   const size_t n = size_t(img->h) * img->w;
   constexpr float inv = 1.0f / 255.0f;
-  for (int ch = 0; ch < channels; ++ch) {
-    float* d = out.plane(ch);
-    const uint8_t* s = img->px.data() + ch;
-    for (size_t i = 0; i < n; ++i) d[i] = float(s[i * channels]) * inv;
+  const uint8_t* s = img->px.data();
+  if (channels == 1) {
+    float* d = out.plane(0);
+    for (size_t i = 0; i < n; ++i) d[i] = float(s[i]) * inv;
+  } else {
+    float *r = out.plane(0), *g = out.plane(1), *b = out.plane(2);
+    for (size_t i = 0; i < n; ++i) {
+      r[i] = float(s[3 * i]) * inv;
+      g[i] = float(s[3 * i + 1]) * inv;
+      b[i] = float(s[3 * i + 2]) * inv;
+    }
   }
-  return out;
 }
 
 Image to_u8(const FImage& img) {

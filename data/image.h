@@ -26,6 +26,11 @@ struct FImage {
 
   FImage() = default;
   FImage(int c_, int h_, int w_) : c(c_), h(h_), w(w_), px(size_t(c_) * h_ * w_) {}
+  // Sets the geometry, reusing the buffer's capacity (contents unspecified).
+  void reset(int c_, int h_, int w_) {
+    c = c_, h = h_, w = w_;
+    px.resize(size_t(c_) * h_ * w_);
+  }
   float* plane(int ch) { return px.data() + size_t(ch) * h * w; }
   const float* plane(int ch) const { return px.data() + size_t(ch) * h * w; }
   float& at(int ch, int y, int x) { return px[(size_t(ch) * h + y) * w + x]; }
@@ -38,6 +43,7 @@ struct FImage {
 Image convert_channels(const Image& img, int channels);
 // uint8 HWC -> float CHW in [0, 1] (ToTensor), after convert_channels.
 FImage to_float(const Image& img, int channels);
+void to_float_into(const Image& img, int channels, FImage& out);  // reuses out's buffer
 // float CHW in [0, 1] -> uint8 HWC, rounded and clamped (for writing PNGs).
 Image to_u8(const FImage& img);
 // Undoes Normalize (x * std + mean) so a normalized view can be shown.

@@ -108,16 +108,12 @@ bool DataLoader::make_batch(int64_t b, int64_t epoch, uint64_t gen_id, const std
     if (stop_.load(std::memory_order_relaxed) || generation_.load(std::memory_order_relaxed) != gen_id) return false;
     const int64_t k = idx[size_t(i)];
     Generator gen(sample_seed(opt_.seed, epoch, k));
-    std::vector<FImage> views = pipe_(ds_->image(k), gen);
-    MOCO_CHECK(views.size() == dst.size(), "DataLoader: pipeline {} gave {} views, expected {}", pipe_.name,
-               views.size(), dst.size());
-    for (size_t v = 0; v < views.size(); ++v) {
-      const FImage& f = views[v];
+    pipe_.run(ds_->image(k), gen, [&](size_t v, const FImage& f) {
       MOCO_CHECK(f.c == C && f.h == S && f.w == S,
                  "DataLoader: sample {} of {} became a {}x{}x{} view {}, expected {}x{}x{} (pipeline {})", k,
                  ds_->describe(), f.c, f.h, f.w, v, C, S, S, pipe_.name);
       std::memcpy(dst[v] + size_t(i) * per, f.px.data(), per * sizeof(float));
-    }
+    });
     labels[size_t(i)] = ds_->label(k);
   }
   out.labels = Tensor::from_vector(labels, {n});

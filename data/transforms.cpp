@@ -14,6 +14,11 @@ namespace fn {
 // ------------------------------------------------------------- resampling
 namespace {
 
+// o[x] += k * s[x]; restrict lets the compiler vectorise without an overlap check.
+inline void axpy(float* __restrict o, const float* __restrict s, float k, int n) {
+  for (int x = 0; x < n; ++x) o[x] += k * s[x];
+}
+
 // Per-output-pixel source window and weights along one axis, computed as
 // PyTorch's _upsample_bilinear2d_aa (and PIL's ImagingResample) do: a
 // triangle filter whose support grows with the downscale factor, weights
@@ -78,16 +83,23 @@ AxisWeights axis_weights(int in_size, int out_size, bool antialias) {
 }  // namespace
 
 FImage resized_crop(const FImage& img, const CropBox& b, int out_h, int out_w, bool antialias) {
+  FImage out;
+  resized_crop_into(img, b, out_h, out_w, antialias, out);
+  return out;
+}
+
+void resized_crop_into(const FImage& img, const CropBox& b, int out_h, int out_w, bool antialias, FImage& out) {
   MOCO_CHECK(out_h > 0 && out_w > 0, "resized_crop: output size {}x{} must be positive", out_h, out_w);
   MOCO_CHECK(b.height > 0 && b.width > 0 && b.top >= 0 && b.left >= 0 && b.top + b.height <= img.h &&
                  b.left + b.width <= img.w,
              "resized_crop: box (top {}, left {}, {}x{}) not inside the {}x{} image", b.top, b.left, b.height,
              b.width, img.h, img.w);
-  if (b.height == out_h && b.width == out_w) return crop(img, b.top, b.left, b.height, b.width);
+  if (b.height == out_h && b.width == out_w) return crop_into(img, b.top, b.left, b.height, b.width, out);
   const AxisWeights wx = axis_weights(b.width, out_w, antialias);
   const AxisWeights wy = axis_weights(b.height, out_h, antialias);
-  FImage out(img.c, out_h, out_w);
-  std::vector<float> tmp(size_t(b.height) * out_w);
+  out.reset(img.c, out_h, out_w);
+  thread_local std::vector<float> tmp;
+  tmp.resize(size_t(b.height) * out_w);
   for (int c = 0; c < img.c; ++c) {
     const float* src = img.plane(c);
     // Horizontal pass over the rows of the box.
@@ -109,14 +121,9 @@ FImage resized_crop(const FImage& img, const CropBox& b, int out_h, int out_w, b
       const float* w = wy.w.data() + size_t(y) * wy.ksize;
       const int s0 = wy.start[size_t(y)], n = wy.count[size_t(y)];
       std::fill(o, o + out_w, 0.0f);
-      for (int k = 0; k < n; ++k) {
-        const float wk = w[k];
-        const float* t = tmp.data() + size_t(s0 + k) * out_w;
-        for (int x = 0; x < out_w; ++x) o[x] += wk * t[x];
-      }
+      for (int k = 0; k < n; ++k) axpy(o, tmp.data() + size_t(s0 + k) * out_w, w[k], out_w);
     }
   }
-  return out;
 }
 
 FImage resize(const FImage& img, int out_h, int out_w, bool antialias) {
@@ -138,8 +145,14 @@ FImage resize_short(const FImage& img, int size, bool antialias) {
 }
 
 FImage crop(const FImage& img, int top, int left, int height, int width) {
+  FImage out;
+  crop_into(img, top, left, height, width, out);
+  return out;
+}
+
+void crop_into(const FImage& img, int top, int left, int height, int width, FImage& out) {
   MOCO_CHECK(height > 0 && width > 0, "crop: size {}x{} must be positive", height, width);
-  FImage out(img.c, height, width);
+  out.reset(img.c, height, width);
   const bool inside = top >= 0 && left >= 0 && top + height <= img.h && left + width <= img.w;
   for (int c = 0; c < img.c; ++c) {
     const float* s = img.plane(c);
@@ -156,7 +169,6 @@ FImage crop(const FImage& img, int top, int left, int height, int width) {
       }
     }
   }
-  return out;
 }
 
 FImage center_crop(const FImage& img, int height, int width) {
@@ -247,7 +259,9 @@ void adjust_hue(FImage& img, double hue) {
     if (maxc == r) h = bc - gc;
     else if (maxc == g) h = 2.0f + rc - bc;
     else h = 4.0f + gc - rc;
-    h = std::fmod(h / 6.0f + 1.0f, 1.0f);
+    h = h / 6.0f + 1.0f;  // in [5/6, 2]; fmod(h, 1) is exact subtraction here
+    if (h >= 1.0f) h -= 1.0f;
+    if (h >= 1.0f) h -= 1.0f;
     // shift: (h + hue) % 1.0 with Python's sign rule
     h = h + hf;
     h = h - std::floor(h);
@@ -313,8 +327,11 @@ void gaussian_blur(FImage& img, int kernel_size, double sigma) {
   const std::vector<float> k = gaussian_kernel1d(kernel_size, sigma);
   const int r = kernel_size / 2;
   const int H = img.h, W = img.w;
-  std::vector<float> row(size_t(W + 2 * r)), tmp(size_t(H) * W);
-  std::vector<int> yidx(size_t(H + 2 * r));
+  thread_local std::vector<float> row, tmp;
+  thread_local std::vector<int> yidx;
+  row.resize(size_t(W + 2 * r));
+  tmp.resize(size_t(H) * W);
+  yidx.resize(size_t(H + 2 * r));
   for (int y = -r; y < H + r; ++y) yidx[size_t(y + r)] = reflect(y, H);
   for (int c = 0; c < img.c; ++c) {
     float* p = img.plane(c);
@@ -322,23 +339,17 @@ void gaussian_blur(FImage& img, int kernel_size, double sigma) {
     for (int y = 0; y < H; ++y) {
       const float* s = p + size_t(y) * W;
       for (int x = -r; x < W + r; ++x) row[size_t(x + r)] = s[reflect(x, W)];
+      // Tap-major so the inner loop runs along x (vectorised); each output
+      // still sums its taps in order j = 0..k-1.
       float* t = tmp.data() + size_t(y) * W;
-      for (int x = 0; x < W; ++x) {
-        float acc = 0;
-        const float* rr = row.data() + x;
-        for (int j = 0; j < kernel_size; ++j) acc += k[size_t(j)] * rr[j];
-        t[x] = acc;
-      }
+      std::fill(t, t + W, 0.0f);
+      for (int j = 0; j < kernel_size; ++j) axpy(t, row.data() + j, k[size_t(j)], W);
     }
     // Vertical: rows of tmp with reflected row indices, vectorised along x.
     for (int y = 0; y < H; ++y) {
       float* o = p + size_t(y) * W;
       std::fill(o, o + W, 0.0f);
-      for (int j = 0; j < kernel_size; ++j) {
-        const float kj = k[size_t(j)];
-        const float* t = tmp.data() + size_t(yidx[size_t(y + j)]) * W;
-        for (int x = 0; x < W; ++x) o[x] += kj * t[x];
-      }
+      for (int j = 0; j < kernel_size; ++j) axpy(o, tmp.data() + size_t(yidx[size_t(y + j)]) * W, k[size_t(j)], W);
     }
   }
 }
@@ -419,7 +430,9 @@ RandomResizedCrop::RandomResizedCrop(int size, double s0, double s1, double r0, 
 }
 void RandomResizedCrop::apply(FImage& img, Generator& gen) const {
   fn::CropBox b = fn::random_resized_crop_box(img.h, img.w, s0_, s1_, r0_, r1_, gen);
-  img = fn::resized_crop(img, b, size_, size_, true);
+  thread_local FImage spare;  // the buffers swap roles, so neither is reallocated once grown
+  fn::resized_crop_into(img, b, size_, size_, true, spare);
+  std::swap(img, spare);
 }
 std::string RandomResizedCrop::str() const {
   return fmt::format("RandomResizedCrop({}, scale=({:g}, {:g}), ratio=({:.4g}, {:.4g}))", size_, s0_, s1_, r0_, r1_);
@@ -488,6 +501,17 @@ std::string Normalize::str() const {
 }
 
 // --------------------------------------------------------------- pipelines
+
+namespace detail {
+FImage& pipeline_base() {
+  thread_local FImage f;
+  return f;
+}
+FImage& pipeline_work() {
+  thread_local FImage f;
+  return f;
+}
+}  // namespace detail
 
 std::vector<FImage> Pipeline::operator()(const Image& img, Generator& gen) const {
   MOCO_CHECK(!views.empty(), "Pipeline {}: no views", name);

@@ -32,6 +32,9 @@ FImage crop(const FImage& img, int top, int left, int height, int width);
 // antialiased filter (wider support when downscaling), false plain bilinear
 // (align_corners = false).
 FImage resized_crop(const FImage& img, const CropBox& box, int out_h, int out_w, bool antialias = true);
+// The same into `out` (reusing its buffer; `out` must not be `img`).
+void resized_crop_into(const FImage& img, const CropBox& box, int out_h, int out_w, bool antialias, FImage& out);
+void crop_into(const FImage& img, int top, int left, int height, int width, FImage& out);
 FImage resize(const FImage& img, int out_h, int out_w, bool antialias = true);
 // torchvision's Resize(int): the shorter edge becomes `size`, the longer
 // int(size * long / short).
@@ -197,8 +200,30 @@ struct Pipeline {
   std::string name;
 
   std::vector<FImage> operator()(const Image& img, Generator& gen) const;
+  // The same, handing each finished view to `sink(view_index, image)` from
+  // per-thread buffers that are reused from call to call (no allocation in
+  // the steady state); the loader writes them straight into the batch.
+  template <class Sink>
+  void run(const Image& img, Generator& gen, Sink&& sink) const;
   std::string str() const;
 };
+
+namespace detail {
+FImage& pipeline_base();  // per-thread buffers of Pipeline::run
+FImage& pipeline_work();
+}  // namespace detail
+
+template <class Sink>
+void Pipeline::run(const Image& img, Generator& gen, Sink&& sink) const {
+  FImage& base = detail::pipeline_base();
+  FImage& work = detail::pipeline_work();
+  to_float_into(img, channels, base);
+  for (size_t v = 0; v < views.size(); ++v) {
+    work = base;  // copy-assignment keeps work's capacity
+    views[v]->apply(work, gen);
+    sink(v, static_cast<const FImage&>(work));
+  }
+}
 
 struct PresetOptions {
   int size = 224;    // output side: 28, 32, 64, 96, 224 (any >= 8 works)
