@@ -74,7 +74,9 @@ std::vector<FImage> DataLoader::sample_views(int64_t index, int64_t epoch) const
   return pipe_(ds_->image(index), gen);
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  MOCO_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(),
+             "DataLoader: first batch {} out of range [0, {}]", first_batch, batches_per_epoch());
   std::vector<int64_t> order = epoch_order(epoch);
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -83,7 +85,7 @@ void DataLoader::start_epoch(int64_t epoch) {
     order_ = std::move(order);
     epoch_ = epoch;
     nbatches_ = batches_per_epoch();
-    next_task_ = consumed_ = 0;
+    next_task_ = consumed_ = first_batch;
     active_ = true;
   }
   work_cv_.notify_all();

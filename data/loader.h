@@ -51,8 +51,11 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   int64_t batches_per_epoch() const;
-  // Begins `epoch` (abandoning whatever is left of the current one).
-  void start_epoch(int64_t epoch);
+  // Begins `epoch` (abandoning whatever is left of the current one) at batch
+  // `first_batch` (> 0 when resuming a run mid-epoch: the batches are those
+  // the uninterrupted epoch would have given).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
+  int64_t epoch() const { return epoch_; }
   // The next batch of the current epoch; false when the epoch is over.
   // A worker's error (say, a corrupt image) is rethrown here.
   bool next(Batch& out);

@@ -131,6 +131,24 @@ TEST_CASE("loader: identical batches for 0, 1, 2 and 3 workers") {
       CHECK(runs[r][i].labels.to_vector<int64_t>() == runs[0][i].labels.to_vector<int64_t>());
     }
   }
+  // Resuming mid-epoch gives the batches the uninterrupted epoch gave.
+  {
+    LoaderOptions o;
+    o.batch_size = 16;
+    o.num_workers = 2;
+    o.seed = 99;
+    DataLoader dl(ds, moco_v3(small()), o);
+    dl.start_epoch(2, 4);
+    Batch b;
+    for (size_t i = 4; i < 6; ++i) {
+      REQUIRE(dl.next(b));
+      CHECK(b.index == int64_t(i));
+      CHECK(b.indices == runs[0][i].indices);
+      CHECK(b.views[1].to_vector<float>() == runs[0][i].views[1].to_vector<float>());
+    }
+    CHECK_FALSE(dl.next(b));
+    CHECK_THROWS_AS(dl.start_epoch(0, 7), Error);
+  }
   // Another seed gives other batches.
   LoaderOptions o;
   o.batch_size = 16;
