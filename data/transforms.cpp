@@ -410,6 +410,15 @@ void Compose::apply(FImage& img, Generator& gen) const {
   for (auto& t : ts_) t->apply(img, gen);
 }
 
+void Compose::apply_from(const FImage& src, FImage& dst, Generator& gen) const {
+  if (ts_.empty()) {
+    dst = src;
+    return;
+  }
+  ts_[0]->apply_from(src, dst, gen);
+  for (size_t i = 1; i < ts_.size(); ++i) ts_[i]->apply(dst, gen);
+}
+
 std::string Compose::str() const {
   std::string s = "Compose(";
   for (size_t i = 0; i < ts_.size(); ++i) s += (i ? ", " : "") + ts_[i]->str();
@@ -433,6 +442,10 @@ void RandomResizedCrop::apply(FImage& img, Generator& gen) const {
   thread_local FImage spare;  // the buffers swap roles, so neither is reallocated once grown
   fn::resized_crop_into(img, b, size_, size_, true, spare);
   std::swap(img, spare);
+}
+void RandomResizedCrop::apply_from(const FImage& src, FImage& dst, Generator& gen) const {
+  fn::CropBox b = fn::random_resized_crop_box(src.h, src.w, s0_, s1_, r0_, r1_, gen);
+  fn::resized_crop_into(src, b, size_, size_, true, dst);
 }
 std::string RandomResizedCrop::str() const {
   return fmt::format("RandomResizedCrop({}, scale=({:g}, {:g}), ratio=({:.4g}, {:.4g}))", size_, s0_, s1_, r0_, r1_);

@@ -66,6 +66,12 @@ class Transform {
  public:
   virtual ~Transform() = default;
   virtual void apply(FImage& img, Generator& gen) const = 0;
+  // dst = this(src): the same draws and result as copying src and applying;
+  // transforms that make a new image (crops) read src directly, saving the copy.
+  virtual void apply_from(const FImage& src, FImage& dst, Generator& gen) const {
+    dst = src;
+    apply(dst, gen);
+  }
   virtual std::string str() const = 0;
 };
 using TransformPtr = std::shared_ptr<const Transform>;
@@ -74,6 +80,7 @@ class Compose : public Transform {
  public:
   explicit Compose(std::vector<TransformPtr> ts) : ts_(std::move(ts)) {}
   void apply(FImage& img, Generator& gen) const override;
+  void apply_from(const FImage& src, FImage& dst, Generator& gen) const override;
   std::string str() const override;
   const std::vector<TransformPtr>& transforms() const { return ts_; }
 
@@ -98,6 +105,7 @@ class RandomResizedCrop : public Transform {
   explicit RandomResizedCrop(int size, double scale_lo = 0.08, double scale_hi = 1.0, double ratio_lo = 3.0 / 4.0,
                              double ratio_hi = 4.0 / 3.0);
   void apply(FImage& img, Generator& gen) const override;
+  void apply_from(const FImage& src, FImage& dst, Generator& gen) const override;
   std::string str() const override;
 
  private:
@@ -219,8 +227,7 @@ void Pipeline::run(const Image& img, Generator& gen, Sink&& sink) const {
   FImage& work = detail::pipeline_work();
   to_float_into(img, channels, base);
   for (size_t v = 0; v < views.size(); ++v) {
-    work = base;  // copy-assignment keeps work's capacity
-    views[v]->apply(work, gen);
+    views[v]->apply_from(base, work, gen);  // work's buffer is reused
     sink(v, static_cast<const FImage&>(work));
   }
 }
