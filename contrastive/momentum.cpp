@@ -1,0 +1,58 @@
+#include "contrastive/momentum.h"
+
+#include "autograd/engine.h"
+#include "optim/schedule.h"
+
+namespace moco::contrastive {
+
+std::shared_ptr<nn::Module> make_momentum_encoder(const nn::Module& query) {
+  std::shared_ptr<nn::Module> key = query.clone();
+  key->requires_grad_(false);
+  return key;
+}
+
+namespace {
+
+// k = k·m + q·(1 − m), one pass (the contiguous CPU case; the loop PyTorch runs too).
+template <class T>
+void ema_cpu(const Tensor& k, const Tensor& q, double m) {
+  T* pk = k.data<T>();
+  const T* pq = q.data<T>();
+  const T mt = T(m), one_minus = T(1.0 - m);
+  const int64_t n = k.numel();
+#pragma omp parallel for simd if (n >= (1 << 15)) schedule(static)
+  for (int64_t i = 0; i < n; ++i) pk[i] = pk[i] * mt + pq[i] * one_minus;
+}
+
+}  // namespace
+
+void momentum_update(nn::Module& key, const nn::Module& query, double m) {
+  MOCO_CHECK(m >= 0 && m <= 1, "momentum_update: momentum m = {} must be in [0, 1]", m);
+  const nn::NamedTensors kp = key.named_parameters(), qp = query.named_parameters();
+  MOCO_CHECK(kp.size() == qp.size(), "momentum_update: the key encoder has {} parameters, the query encoder {}",
+             kp.size(), qp.size());
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < kp.size(); ++i) {
+    const auto& [kn, k] = kp[i];
+    const auto& [qn, q] = qp[i];
+    MOCO_CHECK(kn == qn && k.shape() == q.shape() && k.dtype() == q.dtype(),
+               "momentum_update: parameter {} differs: key '{}' {} {} vs query '{}' {} {}", i, kn,
+               shape_str(k.shape()), dtype_name(k.dtype()), qn, shape_str(q.shape()), dtype_name(q.dtype()));
+    if (k.same(q)) continue;
+    const bool fused = k.device().is_cpu() && q.device().is_cpu() && k.is_contiguous() && q.is_contiguous();
+    if (fused && k.dtype() == DType::f32) {
+      ema_cpu<float>(k, q, m);
+    } else if (fused && k.dtype() == DType::f64) {
+      ema_cpu<double>(k, q, m);
+    } else {
+      k.mul_(m);
+      k.add_(q, 1.0 - m);
+    }
+  }
+}
+
+double MomentumSchedule::operator()(double epoch) const {
+  return cosine ? optim::cosine_momentum(m0, epoch, epochs) : m0;
+}
+
+}  // namespace moco::contrastive

@@ -1,0 +1,48 @@
+// The MoCo v1/v2 dictionary: a ring of K L2-normalised keys, [K, dim] (row i
+// is key i). Initialised with random normalised vectors; after each loss the
+// batch's keys replace the oldest ones at a pointer that wraps around, so K
+// must be a multiple of the number of keys enqueued per step (the batch, or
+// twice it with the symmetric loss). See moco/builder.py: _dequeue_and_enqueue.
+//
+// Checkpoints use the official buffers' names and layout, so a saved queue
+// loads into PyTorch's MoCo module unchanged: "queue" [dim, K] (one key per
+// column, as builder.py stores it) and "queue_ptr" [1] int64.
+#pragma once
+#include <cstdint>
+
+#include "nn/module.h"
+#include "tensor/random.h"
+
+namespace moco::contrastive {
+
+class Queue {
+ public:
+  Queue() = default;
+  // K keys of `dim` values, each a normal random vector normalised to unit length.
+  Queue(int64_t K, int64_t dim, Generator& gen, Device device = {});
+
+  int64_t size() const { return keys_.defined() ? keys_.size(0) : 0; }  // K
+  int64_t dim() const { return keys_.defined() ? keys_.size(1) : 0; }
+  int64_t ptr() const { return ptr_; }  // row the next enqueue writes first
+  const Tensor& keys() const { return keys_; }  // [K, dim]; enqueue() overwrites rows in place
+  Device device() const { return keys_.device(); }
+
+  // Throws unless `keys_per_step` keys can be enqueued every step (K % keys_per_step == 0).
+  void check_keys_per_step(int64_t keys_per_step) const;
+  // Writes keys [B, dim] (normalised, no grad) at rows ptr..ptr+B-1, then ptr = (ptr + B) % K.
+  void enqueue(const Tensor& keys);
+
+  // {"queue": [dim, K] float32, "queue_ptr": [1] int64}, names prefixed by `prefix`.
+  nn::NamedTensors state_dict(const std::string& prefix = "") const;
+  // Reads the two tensors of state_dict() (the names with `prefix`); throws naming what is missing or mis-shaped.
+  void load_state_dict(const nn::NamedTensors& state, const std::string& prefix = "");
+
+  Queue clone() const;     // a copy with its own storage
+  void to(Device device);  // moves the keys
+
+ private:
+  Tensor keys_;
+  int64_t ptr_ = 0;
+};
+
+}  // namespace moco::contrastive
