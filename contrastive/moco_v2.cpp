@@ -1,0 +1,122 @@
+#include "contrastive/moco_v2.h"
+
+#include "autograd/engine.h"
+#include "autograd/ops.h"
+#include "contrastive/infonce.h"
+#include "contrastive/momentum.h"
+#include "nn/activation.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/sequential.h"
+#include "nn/state_dict.h"
+
+namespace moco::contrastive {
+
+std::string attach_v2_head(nn::Module& backbone, int64_t dim, bool mlp) {
+  MOCO_CHECK(dim > 0, "MoCo: feature dimension --moco-dim must be positive, got {}", dim);
+  const int64_t d = backbone_feature_dim(backbone);
+  const std::string head = backbone_head_name(backbone);
+  if (mlp)  // builder.py: nn.Sequential(nn.Linear(dim_mlp, dim_mlp), nn.ReLU(), encoder.fc)
+    backbone.replace_child(head, std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+                                     std::make_shared<nn::Linear>(d, d), std::make_shared<nn::ReLU>(),
+                                     std::make_shared<nn::Linear>(d, dim)}));
+  else
+    backbone.replace_child(head, std::make_shared<nn::Linear>(d, dim));
+  return head;
+}
+
+MoCoV2::MoCoV2(std::shared_ptr<nn::Module> backbone, const MoCoV2Config& cfg)
+    : cfg_(cfg), shuffle_gen_(cfg.shuffle_seed) {
+  MOCO_CHECK(backbone != nullptr, "MoCo: the backbone is null");
+  MOCO_CHECK(cfg.K > 0, "MoCo: queue size --moco-k must be positive, got {}", cfg.K);
+  MOCO_CHECK(cfg.T > 0, "MoCo: temperature --moco-t must be positive, got {}", cfg.T);
+  set_momentum(cfg.m);
+  head_name_ = attach_v2_head(*backbone, cfg.dim, cfg.mlp);
+  use_split_batch_norm(*backbone, cfg.bn_splits);
+  register_module("encoder_q", backbone);
+  register_module("encoder_k", make_momentum_encoder(*backbone));
+  queue_ = Queue(cfg.K, cfg.dim, nn::init_generator());
+}
+
+std::shared_ptr<nn::Module> MoCoV2::clone() const {
+  auto m = std::make_shared<MoCoV2>(*this);
+  m->make_deep();
+  m->queue_ = queue_.clone();
+  return m;
+}
+
+std::pair<Tensor, Tensor> MoCoV2::query_and_key(const Tensor& im_q, const Tensor& im_k, const Tensor* idx_shuffle) {
+  MOCO_CHECK(im_q.dim() >= 1 && im_k.shape() == im_q.shape(), "MoCo: the two views differ in shape: {} and {}",
+             shape_str(im_q.shape()), shape_str(im_k.shape()));
+  Tensor q = normalize(query_encoder().forward(im_q), 1);
+  NoGradGuard no_grad;
+  const int64_t n = im_k.size(0);
+  BatchShuffle s = idx_shuffle ? batch_shuffle_from(*idx_shuffle, im_k.device())
+                               : random_batch_shuffle(n, shuffle_gen_, im_k.device());
+  MOCO_CHECK(s.forward.numel() == n, "MoCo: a shuffle of {} for a batch of {}", s.forward.numel(), n);
+  Tensor k = normalize(key_encoder().forward(shuffle_batch(im_k, s)), 1);
+  return {q, unshuffle_batch(k, s)};
+}
+
+MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k) { return forward_views(im_q, im_k, {}); }
+
+MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const std::vector<Tensor>& idx_shuffle) {
+  const size_t directions = cfg_.symmetric ? 2 : 1;
+  MOCO_CHECK(idx_shuffle.empty() || idx_shuffle.size() == directions,
+             "MoCo: {} shuffles given, expected {} (one per key forward)", idx_shuffle.size(), directions);
+  MOCO_CHECK(im_q.dim() >= 1, "MoCo: expected a batch of images, got {}", shape_str(im_q.shape()));
+  queue_.check_keys_per_step(im_q.size(0) * int64_t(directions));
+  {
+    NoGradGuard no_grad;
+    momentum_update(key_encoder(), query_encoder(), m_);  // before any key forward
+  }
+  auto perm = [&](size_t i) { return idx_shuffle.empty() ? nullptr : &idx_shuffle[i]; };
+  std::vector<std::pair<Tensor, Tensor>> qk;
+  qk.push_back(query_and_key(im_q, im_k, perm(0)));
+  if (cfg_.symmetric) qk.push_back(query_and_key(im_k, im_q, perm(1)));
+
+  queue_.to(im_q.device());
+  Tensor negatives;
+  {
+    NoGradGuard no_grad;
+    negatives = queue_.keys().clone();  // builder.py: self.queue.clone().detach(); enqueue() overwrites the queue
+  }
+  MoCoOutput out;
+  std::vector<Tensor> keys;
+  for (auto& [q, k] : qk) {
+    ContrastiveLoss l = infonce_loss(q, k, negatives, cfg_.T);
+    out.loss = out.loss.defined() ? add(out.loss, l.loss) : l.loss;
+    out.logits.push_back(l.logits);
+    out.labels.push_back(l.labels);
+    keys.push_back(k);
+  }
+  // Symmetric: the demo enqueues cat([k1, k2]) where k1 = keys of im1 (the second direction's).
+  if (cfg_.symmetric) std::swap(keys[0], keys[1]);
+  queue_.enqueue(keys.size() == 1 ? keys[0] : cat(keys, 0));
+  return out;
+}
+
+nn::NamedTensors MoCoV2::checkpoint_state() const {
+  nn::NamedTensors out = state_dict();
+  for (auto& t : queue_.state_dict()) out.push_back(t);
+  out.emplace_back("shuffle_generator", Tensor::from_vector(std::vector<int64_t>{int64_t(shuffle_gen_.seed()),
+                                                                                int64_t(shuffle_gen_.offset())},
+                                                            {2}));
+  return out;
+}
+
+void MoCoV2::load_checkpoint_state(const nn::NamedTensors& state) {
+  nn::NamedTensors model;
+  for (auto& [n, t] : state)
+    if (n != "queue" && n != "queue_ptr" && n != "shuffle_generator") model.emplace_back(n, t);
+  load_state_dict(model, true);
+  queue_.load_state_dict(state);
+  const Tensor& g = nn::find_tensor(state, "shuffle_generator", "MoCo.load_checkpoint_state");
+  MOCO_CHECK(g.numel() == 2 && g.dtype() == DType::i64, "MoCo.load_checkpoint_state: 'shuffle_generator' must be "
+                                                        "int64 [2] (seed, offset), got {} {}",
+             shape_str(g.shape()), dtype_name(g.dtype()));
+  auto v = g.to_vector<int64_t>();
+  shuffle_gen_.set_state(uint64_t(v[0]), uint64_t(v[1]));
+}
+
+}  // namespace moco::contrastive

@@ -1,0 +1,60 @@
+#include "contrastive/moco_v3.h"
+
+#include "autograd/engine.h"
+#include "autograd/ops.h"
+#include "contrastive/infonce.h"
+#include "contrastive/momentum.h"
+#include "nn/mlp.h"
+#include "nn/models/vit.h"
+
+namespace moco::contrastive {
+
+MoCoV3::MoCoV3(std::shared_ptr<nn::Module> backbone, const MoCoV3Config& cfg) : cfg_(cfg) {
+  MOCO_CHECK(backbone != nullptr, "MoCo v3: the backbone is null");
+  MOCO_CHECK(cfg.dim > 0 && cfg.mlp_dim > 0, "MoCo v3: --moco-dim {} and --moco-mlp-dim {} must be positive", cfg.dim,
+             cfg.mlp_dim);
+  MOCO_CHECK(cfg.T > 0, "MoCo v3: temperature --moco-t must be positive, got {}", cfg.T);
+  MOCO_CHECK(cfg.projector_layers >= 0, "MoCo v3: projector_layers must be >= 0, got {}", cfg.projector_layers);
+  set_momentum(cfg.m);
+  const bool vit = dynamic_cast<const nn::VisionTransformer*>(backbone.get()) != nullptr;
+  const int64_t d = backbone_feature_dim(*backbone);
+  head_name_ = backbone_head_name(*backbone);
+  const int64_t layers = cfg.projector_layers > 0 ? cfg.projector_layers : (vit ? 3 : 2);
+  const bool pred_last_bn = cfg.predictor_last_bn == MoCoV3Config::LastBN::automatic
+                                ? vit
+                                : cfg.predictor_last_bn == MoCoV3Config::LastBN::on;
+  backbone->replace_child(head_name_, nn::build_mlp_v3(layers, d, cfg.mlp_dim, cfg.dim, true));
+  register_module("base_encoder", backbone);
+  register_module("momentum_encoder", make_momentum_encoder(*backbone));
+  register_module("predictor", nn::build_mlp_v3(2, cfg.dim, cfg.mlp_dim, cfg.dim, pred_last_bn));
+}
+
+std::shared_ptr<nn::Module> MoCoV3::clone() const {
+  auto m = std::make_shared<MoCoV3>(*this);
+  m->make_deep();
+  return m;
+}
+
+MoCoOutput MoCoV3::forward_views(const Tensor& x1, const Tensor& x2) { return forward_views(x1, x2, m_); }
+
+MoCoOutput MoCoV3::forward_views(const Tensor& x1, const Tensor& x2, double m) {
+  MOCO_CHECK(x1.dim() >= 1 && x1.shape() == x2.shape(), "MoCo v3: the two views differ in shape: {} and {}",
+             shape_str(x1.shape()), shape_str(x2.shape()));
+  Tensor q1 = predictor().forward(query_encoder().forward(x1));
+  Tensor q2 = predictor().forward(query_encoder().forward(x2));
+  Tensor k1, k2;
+  {
+    NoGradGuard no_grad;
+    momentum_update(key_encoder(), query_encoder(), m);
+    k1 = key_encoder().forward(x1);
+    k2 = key_encoder().forward(x2);
+  }
+  ContrastiveLoss l1 = ctr_loss(q1, k2, cfg_.T), l2 = ctr_loss(q2, k1, cfg_.T);
+  MoCoOutput out;
+  out.loss = add(l1.loss, l2.loss);
+  out.logits = {l1.logits, l2.logits};
+  out.labels = {l1.labels, l2.labels};
+  return out;
+}
+
+}  // namespace moco::contrastive
