@@ -13,8 +13,10 @@ Backend& cuda_backend(int index);  // tensor/cuda/
 
 Backend& backend_for(Device device) {
   if (device.is_cpu()) {
-    static cpu::CpuBackend cpu;
-    return cpu;
+    // Never destroyed: tensors held in static objects are freed after the
+    // end of main, and their storage must still find its backend then.
+    static cpu::CpuBackend* cpu = new cpu::CpuBackend;
+    return *cpu;
   }
 #ifdef MOCO_WITH_CUDA
   return cuda_backend(device.index);
