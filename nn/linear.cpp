@@ -20,6 +20,15 @@ std::string Linear::extra_repr() const {
   return fmt::format("in_features={}, out_features={}, bias={}", in_, out_, has_bias_ ? "True" : "False");
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight(), bias()); }
+Tensor Linear::forward(const Tensor& x) {
+  if (x.dim() <= 2) return linear(x, weight(), bias());
+  // [..., in] as one [rows, in] matrix: one GEMM forward, and a weight
+  // gradient that is one GEMM too (a batched matmul would broadcast the weight
+  // and reduce a [batch, out, in] gradient).
+  MOCO_CHECK(x.size(-1) == in_, "Linear({}, {}): input {} does not end in {}", in_, out_, shape_str(x.shape()), in_);
+  Shape out_shape = x.shape();
+  out_shape.back() = out_;
+  return linear(x.reshape({-1, in_}), weight(), bias()).reshape(out_shape);
+}
 
 }  // namespace moco::nn
