@@ -53,6 +53,9 @@ class MoCo : public nn::Module {
   // Everything a checkpoint needs to continue the run: state_dict() plus the
   // queue ("queue" [dim, K], "queue_ptr") and the shuffle generator
   // ("shuffle_generator": int64 [seed, offset]) where the model has them.
+  // Loading is strict about the model's tensors and the queue; the shuffle
+  // generator is optional (official checkpoints, with their "module." prefix
+  // stripped, load too).
   virtual nn::NamedTensors checkpoint_state() const;
   virtual void load_checkpoint_state(const nn::NamedTensors& state);
 

@@ -107,16 +107,25 @@ nn::NamedTensors MoCoV2::checkpoint_state() const {
 
 void MoCoV2::load_checkpoint_state(const nn::NamedTensors& state) {
   nn::NamedTensors model;
-  for (auto& [n, t] : state)
-    if (n != "queue" && n != "queue_ptr" && n != "shuffle_generator") model.emplace_back(n, t);
-  load_state_dict(model, true);
-  queue_.load_state_dict(state);
-  const Tensor& g = nn::find_tensor(state, "shuffle_generator", "MoCo.load_checkpoint_state");
-  MOCO_CHECK(g.numel() == 2 && g.dtype() == DType::i64, "MoCo.load_checkpoint_state: 'shuffle_generator' must be "
-                                                        "int64 [2] (seed, offset), got {} {}",
-             shape_str(g.shape()), dtype_name(g.dtype()));
-  auto v = g.to_vector<int64_t>();
-  shuffle_gen_.set_state(uint64_t(v[0]), uint64_t(v[1]));
+  const Tensor* gen = nullptr;
+  for (auto& [n, t] : state) {
+    if (n == "shuffle_generator") gen = &t;
+    else if (n != "queue" && n != "queue_ptr") model.emplace_back(n, t);
+  }
+  // The shuffle generator is optional: checkpoints of the official code have
+  // none (the current one is kept); ours always do, so a resumed run draws the same shuffles.
+  if (gen)
+    MOCO_CHECK(gen->numel() == 2 && gen->dtype() == DType::i64,
+               "MoCo.load_checkpoint_state: 'shuffle_generator' must be int64 [2] (seed, offset), got {} {}",
+               shape_str(gen->shape()), dtype_name(gen->dtype()));
+  Queue queue = queue_.clone();
+  queue.load_state_dict(state);  // checked before anything changes
+  load_state_dict(model, true);  // checks everything, then copies
+  queue_ = queue;
+  if (gen) {
+    auto v = gen->to_vector<int64_t>();
+    shuffle_gen_.set_state(uint64_t(v[0]), uint64_t(v[1]));
+  }
 }
 
 }  // namespace moco::contrastive

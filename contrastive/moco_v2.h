@@ -9,8 +9,9 @@
 //     q = normalize(encoder_q(im_q))
 //     no grad: θk ← m·θk + (1−m)·θq;  k = unshuffle(normalize(encoder_k(shuffle(im_k))))
 //     logits = [q·k, q·queue]/T, loss = CE(logits, 0);  enqueue(k)
-// With symmetric (the demo's --symmetric) the loss is ctr(im1, im2) +
-// ctr(im2, im1), each with its own shuffle, and both key batches are enqueued.
+// With symmetric (the demo's --symmetric) the loss is InfoNCE(q1, k2) +
+// InfoNCE(q2, k1), each key forward with its own shuffle, against the same
+// queue; then both key batches are enqueued (k1 first), so K % 2N == 0.
 //
 // Recipes: v1 = {dim 128, K 65536, m 0.999, T 0.07}; v2 = v1 + mlp, T 0.2
 // (+ aug-plus and cosine lr, which the command line sets); the CIFAR demo:

@@ -237,8 +237,12 @@ TEST_CASE("MoCo v2 is deterministic and resumes exactly from checkpoint_state") 
   CHECK(rest[0] == straight[1]);
   CHECK(rest[1] == straight[2]);
   nn::NamedTensors bad = saved;
-  bad.pop_back();
-  CHECK_THROWS_CONTAINS(resumed.load_checkpoint_state(bad), "shuffle_generator");
+  bad.back().second = Tensor::zeros({3}, DType::i64);
+  CHECK_THROWS_CONTAINS(resumed.load_checkpoint_state(bad), "'shuffle_generator' must be int64 [2]");
+  bad.pop_back();  // an official checkpoint: no shuffle generator, the rest loads
+  resumed.load_checkpoint_state(bad);
+  bad.pop_back();  // no queue_ptr
+  CHECK_THROWS_CONTAINS(resumed.load_checkpoint_state(bad), "queue_ptr");
 }
 
 TEST_CASE("MoCo v2 clone is independent") {
