@@ -17,25 +17,27 @@ moco="$build/moco"
 if [[ ! -f "$data/cifar-10-batches-bin/data_batch_5.bin" || ! -d "$data/jpeg/class9" ]]; then
   $py bench/data_bench_make.py "$data" 10000 400
 fi
-rate() { grep -o 'images_per_s=[0-9.]*' | cut -d= -f2; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
 
-echo "# data pipeline: MoCo v2 two views, images/s ($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "| %-6s | %-7s | %-10s | %-19s | %-24s | %-12s |\n" size workers moco.cpp "torchvision (tv blur)" "torchvision (MoCo PIL blur)" "ratio (vs best tv)"
-printf "|--------|---------|------------|---------------------|--------------------------|--------------|\n"
+echo "# data pipeline: MoCo v2 two views; images/s (wall) and CPU ms per image (all threads/processes)"
+echo "# $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| size | workers | moco.cpp img/s | torchvision img/s (tv blur / MoCo PIL blur) | ratio | moco.cpp CPU ms/img | torchvision CPU ms/img (tv / PIL blur) |"
+echo "|------|---------|----------------|---------------------------------------------|-------|---------------------|----------------------------------------|"
 for size in 32 224; do
   for w in 1 2; do
     if [[ $size == 32 ]]; then
-      ours=$("$moco" bench-data --dataset "cifar10:$data" --size 32 --workers $w --batch 256 --seconds "$secs" | rate)
+      ours=$("$moco" bench-data --dataset "cifar10:$data" --size 32 --workers $w --batch 256 --seconds "$secs")
       args=(--format cifar --dir "$data/cifar-10-batches-bin" --size 32 --batch 256)
     else
-      ours=$("$moco" bench-data --dataset "folder:$data/jpeg" --size 224 --workers $w --batch 64 --seconds "$secs" | rate)
+      ours=$("$moco" bench-data --dataset "folder:$data/jpeg" --size 224 --workers $w --batch 64 --seconds "$secs")
       args=(--format folder --dir "$data/jpeg" --size 224 --batch 64)
     fi
-    tv=$($py bench/data_bench_torchvision.py "${args[@]}" --workers $w --seconds "$secs" --blur torchvision 2>/dev/null | rate)
-    pil=$($py bench/data_bench_torchvision.py "${args[@]}" --workers $w --seconds "$secs" --blur pil 2>/dev/null | rate)
-    ratio=$(awk -v a="$ours" -v b="$tv" -v c="$pil" 'BEGIN { m = b > c ? b : c; printf "%.1fx", a / m }')
-    printf "| %-6s | %-7s | %-10s | %-21s | %-26s | %-12s |\n" "$size" "$w" "$ours" "$tv" "$pil" "$ratio"
+    tv=$($py bench/data_bench_torchvision.py "${args[@]}" --workers $w --seconds "$secs" --blur torchvision 2>/dev/null)
+    pil=$($py bench/data_bench_torchvision.py "${args[@]}" --workers $w --seconds "$secs" --blur pil 2>/dev/null)
+    o=$(field images_per_s <<<"$ours"); t=$(field images_per_s <<<"$tv"); p=$(field images_per_s <<<"$pil")
+    ratio=$(awk -v a="$o" -v b="$t" -v c="$p" 'BEGIN { m = b > c ? b : c; printf "%.1fx", a / m }')
+    echo "| $size | $w | $o | $t / $p | $ratio | $(field cpu_ms_per_image <<<"$ours") | $(field cpu_ms_per_image <<<"$tv") / $(field cpu_ms_per_image <<<"$pil") |"
   done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# ratio: moco.cpp images/s over the faster of the two torchvision variants, same machine, same files"

@@ -10,6 +10,7 @@ Prints one line: bench-data impl=torchvision ... images_per_s=N
 import argparse
 import glob
 import os
+import resource
 import time
 
 import numpy as np
@@ -116,8 +117,17 @@ def main():
             it = iter(dl)
             return next(it)
 
+    def cpu_seconds():  # this process + the loader's worker processes, user + system
+        total = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        for w in getattr(it, "_workers", []):
+            with open(f"/proc/{w.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     for _ in range(a.warmup):
         take()
+    c0 = cpu_seconds()
     n, batches, t0 = 0, 0, time.perf_counter()
     dt = 0.0
     while dt < a.seconds:
@@ -125,8 +135,9 @@ def main():
         n += labels.shape[0]
         batches += 1
         dt = time.perf_counter() - t0
+    cpu = cpu_seconds() - c0
     print(f"bench-data impl=torchvision blur={a.blur} dataset={a.format}:{a.dir} preset=v2 size={a.size} workers={a.workers} "
-          f"batch={a.batch} batches={batches} seconds={dt:.2f} images_per_s={n / dt:.1f} "
+          f"batch={a.batch} batches={batches} seconds={dt:.2f} images_per_s={n / dt:.1f} cpu_ms_per_image={1e3 * cpu / n:.3f} "
           f"(torch {torch.__version__}, torchvision {torchvision.__version__})")
 
 

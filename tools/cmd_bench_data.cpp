@@ -1,6 +1,8 @@
 // `moco bench-data`: images/s of the data pipeline alone (read, decode,
 // augment, collate), the loader's workers doing all the work while this
 // thread only takes batches. bench/data_bench.sh runs it beside torchvision.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 
@@ -15,6 +17,12 @@ namespace {
 
 using namespace moco::data;
 using Clock = std::chrono::steady_clock;
+
+double cpu_seconds() {  // user + system time of every thread of this process
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 int run(const std::vector<std::string>& argv) {
   Args args("bench-data", "Measure the data loader's throughput (samples/s; a sample is one image and all its views).");
@@ -55,6 +63,7 @@ int run(const std::vector<std::string>& argv) {
   };
   for (int64_t i = 0; i < warmup; ++i) take();
   int64_t samples = 0, batches = 0;
+  const double c0 = cpu_seconds();
   const auto t0 = Clock::now();
   double dt = 0;
   while (dt < seconds) {
@@ -63,9 +72,9 @@ int run(const std::vector<std::string>& argv) {
     dt = std::chrono::duration<double>(Clock::now() - t0).count();
   }
   std::printf("bench-data impl=moco dataset=%s preset=%s size=%d workers=%d batch=%lld batches=%lld seconds=%.2f "
-              "images_per_s=%.1f\n",
+              "images_per_s=%.1f cpu_ms_per_image=%.3f\n",
               args.str("dataset").c_str(), args.str("preset").c_str(), o.size, lo.num_workers,
-              (long long)lo.batch_size, (long long)batches, dt, samples / dt);
+              (long long)lo.batch_size, (long long)batches, dt, samples / dt, 1e3 * (cpu_seconds() - c0) / samples);
   return 0;
 }
 
