@@ -340,19 +340,27 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions opt) : root
       return da != db ? da < db : pa.filename().string() < pb.filename().string();
     });
     MOCO_CHECK(!found.empty(), "{}: empty class folder (no files with extensions {})", cdir, fmt::join(exts, " "));
-    size_t kept = 0;
-    for (auto& f : found) {
-      if (opt.skip_unreadable) {
+    // With skip_unreadable every file is decoded once (in parallel) to find the bad ones.
+    std::vector<std::string> why(found.size());
+    if (opt.skip_unreadable) {
+#pragma omp parallel for schedule(dynamic, 4)
+      for (int64_t i = 0; i < int64_t(found.size()); ++i) {
         try {
-          (void)load_image(f);
-        } catch (const Error& e) {
-          ++skipped_;
-          skipped_files_.push_back(f);
-          bad_msgs.push_back(e.what());
-          continue;
+          (void)load_image(found[size_t(i)]);
+        } catch (const std::exception& e) {
+          why[size_t(i)] = e.what();
         }
       }
-      files_.push_back(f);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (!why[i].empty()) {
+        ++skipped_;
+        skipped_files_.push_back(found[i]);
+        bad_msgs.push_back(why[i]);
+        continue;
+      }
+      files_.push_back(found[i]);
       labels_.push_back(int64_t(ci));
       ++kept;
     }
