@@ -78,6 +78,37 @@ Tensor group_block(const Tensor& t, const ConvShape& s, int64_t n0, int64_t nb, 
 }
 }  // namespace
 
+// ---- whole-convolution kernels of the backend (cuDNN; added with the CUDA backend) ----
+namespace {
+// Runs the convolution into `out` with the backend's own kernels
+// (Backend::conv2d_forward and its backward pair; the CUDA backend uses
+// cuDNN) and records its node. Returns false when the backend has none (the
+// CPU), and conv2d below goes on with im2col + GEMM.
+bool conv2d_by_backend(Backend& be, const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Tensor& x,
+                       const Tensor& w, const Tensor& bias, const ConvShape& s, const Conv2dOptions& o) {
+  const Backend::Conv2dParams p{o.stride_h, o.stride_w, o.pad_h, o.pad_w, o.dil_h, o.dil_w, o.groups};
+  if (!be.conv2d_forward(out, x, w, p)) return false;
+  if (bias.defined()) {
+    MOCO_CHECK(bias.dim() == 1 && bias.size(0) == s.OC, "conv2d: bias must be [{}], got {}", s.OC,
+               shape_str(bias.shape()));
+    be.binary(BinaryOp::add, out, out, expand_view(bias.detach().reshape({s.OC, 1, 1}), out.shape()));
+  }
+  const bool gx = needs_grad({x_in}), gw = needs_grad({w_in}), has_bias = bias.defined();
+  record(out, "conv2d", {x_in, w_in, bias}, [=](const Tensor& gout_in) {
+    Backend& b = backend_for(x);
+    Tensor gout = gout_in.contiguous();
+    Tensor dx = gx ? Tensor::empty_like(x) : Tensor();
+    Tensor dw = gw ? Tensor::empty_like(w) : Tensor();
+    if (gx) MOCO_CHECK(b.conv2d_backward_data(dx, gout, w, p), "conv2d: backend {} has no backward-data kernel", b.name());
+    if (gw) MOCO_CHECK(b.conv2d_backward_filter(dw, gout, x, p), "conv2d: backend {} has no backward-filter kernel",
+                       b.name());
+    Tensor db = has_bias ? sum(gout, {0, 2, 3}) : Tensor();
+    return std::vector<Tensor>{dx, dw, db};
+  });
+  return true;
+}
+}  // namespace
+
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const Conv2dOptions& opt) {
   k::same_device(x_in, w_in, "conv2d");
   MOCO_CHECK(x_in.dtype() == w_in.dtype(), "conv2d: input {} and weight {} dtypes differ", dtype_name(x_in.dtype()),
@@ -87,6 +118,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
   Backend& be = backend_for(x);
   const int64_t L = s.g.oh * s.g.ow, chunk = images_per_chunk(s);
   Tensor out = Tensor::empty({s.N, s.OC, s.g.oh, s.g.ow}, x.dtype(), x.device());
+  if (conv2d_by_backend(be, out, x_in, w_in, x, w, bias, s, opt)) return out;  // cuDNN
   Tensor cols = Tensor::empty({s.kdim, chunk * L}, x.dtype(), x.device());
   Tensor prod = chunk > 1 ? Tensor::empty({s.ocg, chunk * L}, x.dtype(), x.device()) : Tensor();
   for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {

@@ -76,6 +76,26 @@ struct Backend {
   virtual void im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) = 0;
   virtual void col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) = 0;  // accumulates
 
+  // Optional whole-convolution kernels (cuDNN on the GPU) on contiguous NCHW
+  // x [N,C,H,W], w [OC,C/groups,kh,kw], out/dy [N,OC,oh,ow]; they overwrite
+  // their output. The default returns false ("not here"): autograd/ops_conv.cpp
+  // then runs im2col + GEMM, so the CPU backend need not implement them.
+  struct Conv2dParams {
+    int64_t sh, sw, ph, pw, dh, dw, groups;
+  };
+  virtual bool conv2d_forward(const Tensor& /*out*/, const Tensor& /*x*/, const Tensor& /*w*/,
+                              const Conv2dParams& /*p*/) {
+    return false;
+  }
+  virtual bool conv2d_backward_data(const Tensor& /*dx*/, const Tensor& /*dy*/, const Tensor& /*w*/,
+                                    const Conv2dParams& /*p*/) {
+    return false;
+  }
+  virtual bool conv2d_backward_filter(const Tensor& /*dw*/, const Tensor& /*dy*/, const Tensor& /*x*/,
+                                      const Conv2dParams& /*p*/) {
+    return false;
+  }
+
   // Pooling on contiguous NCHW. max: indices (int64) are flat h*W+w per plane.
   struct PoolGeom {
     int64_t N, C, H, W, kh, kw, sh, sw, ph, pw, oh, ow;

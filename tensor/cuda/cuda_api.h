@@ -1,0 +1,46 @@
+// What the rest of moco.cpp (tools, tests, benchmarks) may ask of the CUDA
+// backend beyond the Backend interface. Plain C++ (no CUDA headers), declared
+// only in builds with MOCO_WITH_CUDA; guard uses with #ifdef MOCO_WITH_CUDA.
+//
+// Tensors reach the GPU through the Backend interface (Tensor::to(Device::cuda())
+// and every op); nothing here is needed to run a model.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/cuda/allocator.h"
+
+namespace moco::cuda {
+
+// Number of usable CUDA GPUs; 0 (never an error) when there is none or no driver.
+int device_count();
+// "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"; throws for a device that is not present.
+std::string device_name(int device = 0);
+// "CUDA runtime 13000 (driver 13000), cuBLAS 130000, cuDNN 91900"
+std::string library_versions();
+
+// Memory of the caching allocator (tensor/cuda/allocator.h) of a device.
+MemoryStats memory_stats(int device = 0);
+void reset_peak_memory(int device = 0);
+void empty_cache(int device = 0);
+
+// Waits for the device's stream and reports errors that kernels recorded
+// without synchronising (an out-of-range index in index_select, gather, ...).
+// to_host (Tensor::to(cpu), item(), to_vector()) does the same.
+void synchronize(int device = 0);
+
+// TF32 tensor cores for float32 GEMMs (cuBLAS) and convolutions (cuDNN): about
+// 10 bits of mantissa in the products. Off by default (tests compare against
+// the CPU in float32); the environment variable MOCO_CUDA_TF32=1 turns it on
+// at start-up.
+void set_allow_tf32(bool on);
+bool allow_tf32();
+
+// Test hook: the Philox4x32-10 words the GPU computes for counters
+// offset .. offset+n-1 (4 words per counter, in order), to check them bit for
+// bit against tensor/random.cpp's philox4x32.
+std::vector<uint32_t> philox_words(uint64_t seed, uint64_t offset, int64_t n, int device = 0);
+
+}  // namespace moco::cuda
