@@ -64,6 +64,7 @@ int run(const std::vector<std::string>& argv) {
       .opt("steps", "5", "timed steps (the median is reported)")
       .opt("threads", "2", "CPU threads")
       .opt("seed", "0", "seed for weights and data")
+      .opt("device", "cpu", "cpu | cuda (cuda:N); on a GPU the step ends with loss.item(), which waits for it")
       .flag("json", "print one JSON line instead of text");
   if (!args.parse(argv)) return 0;
   set_num_threads(int(args.integer("threads", 1, 1024)));
@@ -73,6 +74,7 @@ int run(const std::vector<std::string>& argv) {
   const int64_t warmup = args.integer("warmup", 0, 1000), steps = args.integer("steps", 1, 100000);
   const uint64_t seed = uint64_t(args.integer("seed", 0));
   nn::manual_seed(seed);
+  const Device device = Device::parse(args.str("device"));
 
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<optim::Optimizer> opt;
@@ -84,6 +86,7 @@ int run(const std::vector<std::string>& argv) {
     cfg.width = args.integer("width", 1, 4096);
     cfg.num_classes = 10;
     model = std::make_shared<nn::ResNet>(cfg);
+    model->to(device);  // before the optimiser takes the parameters
     optim::SGDConfig sc;
     sc.lr = 0.06;
     sc.momentum = 0.9;
@@ -97,6 +100,7 @@ int run(const std::vector<std::string>& argv) {
     cfg.depth = args.integer("depth", 1, 1024);
     cfg.num_classes = 10;
     model = std::make_shared<nn::VisionTransformer>(cfg);
+    model->to(device);
     optim::AdamWConfig ac;
     ac.lr = 1.5e-4 * double(B) / 256;
     ac.weight_decay = 0.1;
@@ -109,6 +113,8 @@ int run(const std::vector<std::string>& argv) {
   Generator gen(seed + 1);
   Tensor x = randn({B, C, S, S}, gen);
   Tensor y = randint(0, 10, {B}, gen);
+  x = x.to(device);
+  y = y.to(device);
 
   std::vector<double> times, fwd, bwd, upd, losses;
   for (int64_t i = 0; i < warmup + steps; ++i) {
@@ -138,11 +144,12 @@ int run(const std::vector<std::string>& argv) {
     std::string ls;
     for (double l : losses) ls += fmt::format("{}{:.4f}", ls.empty() ? "" : ", ", l);
     std::printf(
-        "{\"impl\": \"moco.cpp\", \"model\": \"%s\", \"batch\": %ld, \"input\": [%ld, %ld, %ld], \"threads\": %d, "
+        "{\"impl\": \"moco.cpp\", \"device\": \"%s\", \"model\": \"%s\", \"batch\": %ld, \"input\": [%ld, %ld, %ld], \"threads\": %d, "
         "\"trainable_params\": %ld, \"images_per_sec\": %.2f, \"sec_per_step\": %.4f, \"sec_min\": %.4f, "
         "\"sec_max\": %.4f, \"forward_sec\": %.4f, \"backward_sec\": %.4f, \"optimizer_sec\": %.4f, "
         "\"peak_rss_mib\": %.1f, \"losses\": [%s], \"OPENBLAS_CORETYPE\": %s, \"OPENBLAS_L2_SIZE\": %s}\n",
-        model_name.c_str(), long(B), long(C), long(S), long(S), get_num_threads(), long(model->num_parameters(true)),
+        device.str().c_str(), model_name.c_str(), long(B), long(C), long(S), long(S), get_num_threads(),
+        long(model->num_parameters(true)),
         double(B) / med, med, *std::min_element(times.begin(), times.end()),
         *std::max_element(times.begin(), times.end()), median(fwd), median(bwd), median(upd), rss, ls.c_str(),
         env_or_null("OPENBLAS_CORETYPE").c_str(), env_or_null("OPENBLAS_L2_SIZE").c_str());
