@@ -54,6 +54,9 @@ say "GPU: $gpu_name (building for sm_$arch)"
 # ---- configure and build ----
 build_status="skipped (--no-build)"
 if ((do_build)); then
+  if ! command -v nvcc >/dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+    export CUDACXX=/usr/local/cuda/bin/nvcc PATH="/usr/local/cuda/bin:$PATH"
+  fi
   cmake_args=(-S . -B "$build" -DMOCO_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$arch")
   # cuDNN from a pip wheel (nvidia-cudnn-cu*) when the CUDA toolkit has none.
   if [[ ! -e /usr/local/cuda/include/cudnn.h ]]; then
