@@ -14,9 +14,10 @@ Tensor as_batched(const Tensor& t, int64_t nb, int64_t rows, int64_t cols) {
   Shape st;
   bool ok = view_strides(t.shape(), t.strides(), {nb, rows, cols}, st);
   if (ok) {
+    // The layouts tensor/cpu/gemm.cpp (and cuBLAS) read without a copy.
     const bool row_major = st[2] == 1 && st[1] >= std::max<int64_t>(cols, 1);
     const bool col_major = st[1] == 1 && st[2] >= std::max<int64_t>(rows, 1);
-    ok = row_major || col_major || rows == 1 || cols == 1;
+    ok = row_major || col_major || (rows == 1 && st[2] >= 1) || (cols == 1 && st[1] >= 1);
   }
   if (ok) return make_view(t, {nb, rows, cols}, st, t.offset());
   Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());

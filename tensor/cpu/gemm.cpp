@@ -16,8 +16,10 @@ struct MatLayout {
 MatLayout layout_of(int64_t rows, int64_t cols, int64_t s0, int64_t s1, const char* which) {
   if (s1 == 1 && s0 >= std::max<int64_t>(cols, 1)) return {false, s0};
   if (s0 == 1 && s1 >= std::max<int64_t>(rows, 1)) return {true, s1};
-  if (rows == 1) return {false, std::max<int64_t>(cols, 1)};
-  if (cols == 1) return {true, std::max<int64_t>(rows, 1)};
+  // A single row or column may have any positive element stride: read it as
+  // the leading dimension of the other layout.
+  if (rows == 1 && s1 >= 1) return {true, s1};
+  if (cols == 1 && s0 >= 1) return {false, s0};
   fail("gemm: operand {} has strides ({}, {}) for a {}x{} matrix; make it contiguous first", which, s0, s1, rows,
        cols);
 }

@@ -81,6 +81,15 @@ TEST_CASE("matmul: vectors, batches and broadcast batch dims") {
   CHECK_CLOSE(matmul(k, k.transpose(-1, -2)), matmul(k, k.transpose(-1, -2).contiguous()), 1e-12, 1e-12);
 }
 
+TEST_CASE("matmul: a strided single row or column is read with its stride") {
+  Tensor row = Tensor::arange(0, 8).slice(0, 0, 8, 2);  // [0, 2, 4, 6], stride 2
+  CHECK(matmul(row, Tensor::ones({4, 3})).to_vector<float>() == std::vector<float>{12, 12, 12});
+  CHECK(matmul(Tensor::ones({3, 4}), row).to_vector<float>() == std::vector<float>{12, 12, 12});
+  Tensor col = Tensor::arange(0, 8).reshape({8, 1}).slice(0, 0, 8, 2);  // column with stride 2
+  CHECK(matmul(Tensor::ones({2, 4}), col).to_vector<float>() == std::vector<float>{12, 12});
+  CHECK(matmul(col.t(), Tensor::ones({4, 2})).to_vector<float>() == std::vector<float>{12, 12});
+}
+
 TEST_CASE("linear") {
   Tensor x = rnd({3, 4}, 1), w = rnd({2, 4}, 2), b = rnd({2}, 3);
   CHECK_CLOSE(linear(x, w, b), add(naive_mm(x, w.t().contiguous()), b), 1e-12, 1e-12);
