@@ -89,6 +89,14 @@ bool Args::on(const std::string& name) const {
 
 bool Args::given(const std::string& name) const { return get(name).given; }
 
+bool Args::has(const std::string& name) const { return opts_.count(name) != 0; }
+
+void Args::set(const std::string& name, const std::string& value) {
+  auto it = opts_.find(name);
+  MOCO_CHECK(it != opts_.end(), "internal: option --{} was never declared", name);
+  it->second.value = value;
+}
+
 std::vector<int64_t> Args::int_list(const std::string& name) const {
   std::vector<int64_t> out;
   std::stringstream ss(get(name).value);

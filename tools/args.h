@@ -24,6 +24,10 @@ class Args {
   double real(const std::string& name, double lo = -1e300, double hi = 1e300) const;
   bool on(const std::string& name) const;
   bool given(const std::string& name) const;  // set on the command line
+  bool has(const std::string& name) const;    // declared
+  // Changes a value after parsing (resolved defaults, a resumed run's
+  // configuration) without marking it as given on the command line.
+  void set(const std::string& name, const std::string& value);
   std::vector<int64_t> int_list(const std::string& name) const;  // "1,2,3"
   void print_help() const;
   // name -> value of every option, for writing the resolved configuration.

@@ -1,0 +1,248 @@
+// The training subcommands end to end on a tiny generated data set (IDX files
+// in a temp folder, 4 classes of 16x16 bar patterns) with tiny models:
+// resume is bit-exact, a NaN loss stops the run and keeps the last good
+// checkpoint, the linear probe leaves the backbone alone, checkpoints carry
+// what linear / finetune / knn need, --device cuda fails clearly without CUDA.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "nn/safetensors.h"
+#include "nn/state_dict.h"
+#include "test_util.h"
+#include "tools/cli_common.h"
+#include "tools/pretrain.h"
+#include "tools/run_dir.h"
+#include "tools/supervised.h"
+
+using namespace moco;
+using namespace moco::cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+void put_be32(std::ofstream& f, uint32_t v) {
+  const unsigned char b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+  f.write(reinterpret_cast<const char*>(b), 4);
+}
+
+// Class c of 4: a bright horizontal bar, vertical bar, diagonal or centre
+// square at a jittered position, on a noisy background.
+void write_idx(const std::string& dir, const std::string& prefix, int n, uint32_t seed) {
+  const int S = 16;
+  std::ofstream im(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
+  std::ofstream lb(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
+  put_be32(im, 0x00000803);
+  put_be32(im, uint32_t(n));
+  put_be32(im, S);
+  put_be32(im, S);
+  put_be32(lb, 0x00000801);
+  put_be32(lb, uint32_t(n));
+  uint32_t s = seed;
+  auto rnd = [&](int m) {
+    s = s * 1664525u + 1013904223u;
+    return int((s >> 8) % uint32_t(m));
+  };
+  for (int i = 0; i < n; ++i) {
+    const int c = i % 4, o = rnd(6) + 3;
+    std::vector<uint8_t> px(S * S);
+    for (int y = 0; y < S; ++y)
+      for (int x = 0; x < S; ++x) {
+        bool on = c == 0 ? (y >= o && y < o + 3) : c == 1 ? (x >= o && x < o + 3) : c == 2 ? std::abs(x - y) < 2
+                                                                                           : (std::abs(x - 8) < 3 && std::abs(y - 8) < 3);
+        px[size_t(y * S + x)] = uint8_t(std::min(255, (on ? 200 : 20) + rnd(50)));
+      }
+    im.write(reinterpret_cast<const char*>(px.data()), S * S);
+    const char l = char(c);
+    lb.write(&l, 1);
+  }
+}
+
+struct TinyData {
+  std::string root;
+  TinyData() {
+    root = (fs::temp_directory_path() / ("moco_test_train_" + std::to_string(::getpid()))).string();
+    fs::remove_all(root);
+    fs::create_directories(root + "/data");
+    write_idx(root + "/data", "train", 64, 1);
+    write_idx(root + "/data", "t10k", 32, 2);
+  }
+  ~TinyData() { fs::remove_all(root); }
+  std::string out(const std::string& name) const { return root + "/" + name; }
+  std::vector<std::string> args(std::vector<std::string> extra) const {
+    std::vector<std::string> a = {"--dataset", "mnist", "--data", root + "/data", "--workers", "2"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+const TinyData& tiny() {
+  static TinyData d;
+  return d;
+}
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Every tensor of the two checkpoints (model, key encoder, queue, optimiser) bit-identical.
+void check_same_checkpoint(const std::string& a, const std::string& b) {
+  nn::SafeTensors x = nn::load_safetensors(checkpoint_file(a)), y = nn::load_safetensors(checkpoint_file(b));
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    INFO("tensor " << x.tensors[i].first);
+    REQUIRE(x.tensors[i].first == y.tensors[i].first);
+    CHECK_CLOSE(x.tensors[i].second, y.tensors[i].second, 0.0, 0.0);
+  }
+  CHECK(x.metadata.at("epoch") == y.metadata.at("epoch"));
+}
+
+std::vector<double> column(const std::string& dir, const std::string& name) {
+  std::vector<double> out;
+  for (auto& row : RunDir(dir).read_metrics())
+    for (auto& [k, v] : row)
+      if (k == name) out.push_back(v);
+  return out;
+}
+
+const std::vector<std::string> kV2 = {"--moco-version", "v2", "--arch",    "resnet18", "--width",      "4",
+                                      "--batch-size",   "16", "--moco-k",  "64",       "--bn-splits",  "2",
+                                      "--epochs",       "2",  "--seed",    "3",        "--knn-k",      "10"};
+const std::vector<std::string> kV3 = {"--moco-version", "v3",  "--arch",        "vit_tiny", "--vit-dim",  "32",
+                                      "--vit-depth",    "2",   "--vit-heads",   "2",        "--patch-size", "4",
+                                      "--moco-mlp-dim", "64",  "--batch-size",  "16",       "--epochs",   "2",
+                                      "--warmup-epochs", "1",  "--seed",        "5",        "--knn-k",    "10"};
+
+}  // namespace
+
+TEST_CASE("pretrain v2: 2 epochs straight == 1 epoch + --resume + 1 epoch, bit for bit") {
+  const TinyData& d = tiny();
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", d.out("v2_straight")}))) == 0);
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", d.out("v2_split"), "--stop-after", "1"}))) == 0);
+  CHECK(load_checkpoint(d.out("v2_split")).epoch() == 1);
+  // Only --resume: every other flag comes back from the run's config.json.
+  REQUIRE(pretrain_command({"--resume", d.out("v2_split")}) == 0);
+  check_same_checkpoint(d.out("v2_straight"), d.out("v2_split"));
+  CHECK(column(d.out("v2_straight"), "loss") == column(d.out("v2_split"), "loss"));
+  CHECK(column(d.out("v2_split"), "epoch") == std::vector<double>{1, 2});
+  // The checkpoint holds the queue and the key encoder.
+  Checkpoint c = load_checkpoint(d.out("v2_split"));
+  CHECK(nn::find_tensor(c.model, "queue").shape() == Shape{128, 64});
+  CHECK(nn::find_tensor(c.model, "queue_ptr").item() == 0);  // 4 steps of 16 keys wrapped a queue of 64
+  CHECK_NOTHROW(nn::find_tensor(c.model, "encoder_k.conv1.weight"));
+  CHECK_NOTHROW(nn::find_tensor(c.model, "shuffle_generator"));
+  CHECK(!c.optimizer.empty());
+}
+
+TEST_CASE("pretrain v3 (ViT, per-iteration lr and momentum schedules): resume is bit-exact") {
+  const TinyData& d = tiny();
+  REQUIRE(pretrain_command(d.args(plus(kV3, {"--out", d.out("v3_straight"), "--knn-every", "0"}))) == 0);
+  REQUIRE(pretrain_command(d.args(plus(kV3, {"--out", d.out("v3_split"), "--knn-every", "0", "--stop-after", "1"}))) ==
+          0);
+  REQUIRE(pretrain_command({"--resume", d.out("v3_split") + "/checkpoint.safetensors"}) == 0);
+  check_same_checkpoint(d.out("v3_straight"), d.out("v3_split"));
+  CHECK(column(d.out("v3_straight"), "moco_m") == column(d.out("v3_split"), "moco_m"));
+}
+
+TEST_CASE("train: resume is bit-exact; a NaN loss stops with the step and keeps the last good checkpoint") {
+  const TinyData& d = tiny();
+  const std::vector<std::string> base = {"--arch", "resnet18", "--width", "4", "--batch-size", "16", "--epochs", "2",
+                                         "--lr", "0.05"};
+  REQUIRE(supervised_command(SupervisedMode::train, d.args(plus(base, {"--out", d.out("sup_straight")}))) == 0);
+  REQUIRE(supervised_command(SupervisedMode::train,
+                             d.args(plus(base, {"--out", d.out("sup_split"), "--stop-after", "1"}))) == 0);
+  REQUIRE(supervised_command(SupervisedMode::train, {"--resume", d.out("sup_split")}) == 0);
+  check_same_checkpoint(d.out("sup_straight"), d.out("sup_split"));
+  CHECK(column(d.out("sup_straight"), "val_top1") == column(d.out("sup_split"), "val_top1"));
+
+  // Epoch 1 fine, then a learning rate that blows the weights up in epoch 2.
+  REQUIRE(supervised_command(SupervisedMode::train,
+                             d.args(plus(base, {"--out", d.out("nan"), "--stop-after", "1"}))) == 0);
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, {"--resume", d.out("nan"), "--lr", "1e30"}),
+                        "at epoch 2, step");
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, {"--resume", d.out("nan"), "--lr", "1e30"}),
+                        "The last good checkpoint is");
+  Checkpoint c = load_checkpoint(d.out("nan"));
+  CHECK(c.epoch() == 1);
+  for (auto& [n, t] : c.model)
+    if (is_floating(t.dtype())) CHECK(std::isfinite(sum(abs(t.to(DType::f64))).item()));
+  CHECK(RunDir(d.out("nan")).read_metrics().size() == 1);
+
+  // NaN in the first epoch: nothing to fall back on, and the message says so.
+  CHECK_THROWS_CONTAINS(
+      supervised_command(SupervisedMode::train, d.args(plus(base, {"--out", d.out("nan0"), "--lr", "1e30"}))),
+      "No checkpoint was written yet");
+  CHECK_FALSE(fs::exists(d.out("nan0") + "/checkpoint.safetensors"));
+}
+
+TEST_CASE("pretrain: a NaN loss names the step") {
+  const TinyData& d = tiny();
+  CHECK_THROWS_CONTAINS(
+      pretrain_command(d.args(plus(kV2, {"--out", d.out("pre_nan"), "--lr", "1e30", "--knn-every", "0"}))),
+      "the loss became");
+}
+
+TEST_CASE("linear: only fc learns, BN stays frozen, the backbone is unchanged; finetune and knn read checkpoints") {
+  const TinyData& d = tiny();
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", d.out("pre"), "--epochs", "1", "--knn-every", "0"}))) == 0);
+  Pretrained p = load_pretrained(d.out("pre"));
+  CHECK(p.has_spec());
+  for (auto& [n, t] : p.backbone) {
+    INFO(n);
+    CHECK(n.rfind("encoder", 0) != 0);
+    CHECK(n.rfind("fc.", 0) != 0);
+  }
+  // --arch and --width come from the checkpoint.
+  REQUIRE(supervised_command(SupervisedMode::linear, d.args({"--pretrained", d.out("pre"), "--epochs", "2",
+                                                             "--batch-size", "16", "--out", d.out("lin")})) == 0);
+  Checkpoint lin = load_checkpoint(d.out("lin"));
+  Checkpoint pre = load_checkpoint(d.out("pre"));
+  for (auto& [n, t] : lin.model) {
+    if (n.rfind("fc.", 0) == 0) continue;
+    INFO(n);
+    CHECK_CLOSE(t, nn::find_tensor(pre.model, "encoder_q." + n), 0.0, 0.0);  // includes BN running stats
+  }
+  for (auto& [n, t] : lin.optimizer) CHECK(n.rfind("state.2.", 0) != 0);  // fc.weight and fc.bias only
+
+  REQUIRE(supervised_command(SupervisedMode::finetune, d.args({"--pretrained", d.out("pre"), "--epochs", "1",
+                                                               "--batch-size", "16", "--out", d.out("ft")})) == 0);
+  CHECK(column(d.out("ft"), "val_top1").size() == 1);
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::finetune, d.args({"--epochs", "1"})),
+                        "needs --pretrained");
+  CHECK(knn_command(d.args({"--pretrained", d.out("ft"), "--knn-k", "10"})) == 0);
+}
+
+TEST_CASE("supervised training learns the toy task") {
+  const TinyData& d = tiny();
+  REQUIRE(supervised_command(SupervisedMode::train,
+                             d.args({"--arch", "resnet18", "--width", "8", "--batch-size", "16", "--epochs", "6",
+                                     "--lr", "0.05", "--crop-min", "0.8", "--out", d.out("learn")})) == 0);
+  std::vector<double> acc = column(d.out("learn"), "val_top1");
+  REQUIRE(acc.size() == 6);
+  CHECK(*std::max_element(acc.begin(), acc.end()) >= 60.0);  // chance is 25%
+}
+
+TEST_CASE("clear errors: --device cuda without CUDA, a queue that is not a multiple of the batch, bad flags") {
+  const TinyData& d = tiny();
+#ifndef MOCO_WITH_CUDA
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, d.args({"--device", "cuda", "--out", d.out("cu")})),
+                        "built without CUDA");
+  CHECK_FALSE(fs::exists(d.out("cu")));
+#endif
+  CHECK_THROWS_CONTAINS(pretrain_command(d.args(plus(kV2, {"--moco-k", "40", "--out", d.out("k")}))),
+                        "must be a multiple");
+  CHECK_THROWS_CONTAINS(pretrain_command(d.args({"--moco-version", "v4"})), "--moco-version must be v1, v2 or v3");
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, d.args({"--arch", "resnet19"})), "unknown --arch");
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, d.args({"--classes", "0,12", "--out", d.out("c")})),
+                        "class 12 not in");
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, d.args({"--classes", "0,9", "--out", d.out("c")})),
+                        "class 9 has no training images");
+  CHECK_THROWS_CONTAINS(pretrain_command({"--resume", d.out("nowhere")}), "no checkpoint at");
+}

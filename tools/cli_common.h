@@ -1,0 +1,127 @@
+// What the training subcommands share: the data flags (--dataset, --data,
+// --classes, --label-fraction, ...), the model flags (--arch and its sizes),
+// the run flags (--seed, --out, --resume, --threads, --device), checkpoints
+// (one safetensors file per run, written atomically every epoch) and loading
+// a pretrained backbone from any of our checkpoints or a plain state dict.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "nn/module.h"
+#include "tools/args.h"
+#include "tools/run_dir.h"
+
+namespace moco::cli {
+
+// ------------------------------------------------------------------ data
+// --dataset --data --classes --image-size --workers, and --label-fraction
+// (supervised commands) or --data-fraction (pretraining).
+void add_data_flags(Args& a, bool supervised);
+
+struct DataSetup {
+  std::string spec;  // as data::open_dataset reads it, e.g. "fashion-mnist" or "cifar10:/data/cifar"
+  data::DatasetPtr train, val;  // val = the test split (the official scripts' val), same classes
+  std::vector<std::string> classes;  // names of the classes in use, in label order
+  int size = 0, channels = 0;        // model input: size x size, channels
+  data::NormStats norm;
+  int workers = 2;
+  std::string describe() const;  // one line for logs and reports
+};
+// Opens the train and val splits with the chosen classes; `train_fraction`
+// keeps that fraction of each class of the train split (seeded). With
+// want_val = false the val split is not opened.
+DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool want_val = true);
+// "0,2,4,6" or "T-shirt/top,Pullover" -> the subset with labels 0..k-1 in that order.
+data::DatasetPtr select_classes(data::DatasetPtr ds, const std::string& classes);
+
+// ----------------------------------------------------------------- models
+// --arch --width --stem --patch-size --vit-depth --vit-dim --vit-heads
+void add_model_flags(Args& a);
+
+struct ModelSpec {
+  std::string arch = "resnet18";  // resnet18|resnet34|resnet50|vit_tiny|vit_small|vit_base
+  int64_t width = 64;             // ResNet: channels of layer1
+  bool small_stem = true;         // ResNet: 3x3 stride-1 conv1, no max-pool
+  int64_t patch = 4, depth = 12, dim = 192, heads = 3;  // ViT
+  int64_t in_chans = 3, img_size = 32, num_classes = 10;
+  bool stop_grad_conv1 = false;     // ViT: frozen random patch projection (MoCo v3)
+  bool zero_init_residual = false;  // ResNet: MoCo v3 builds its ResNet this way
+
+  bool is_vit() const { return arch.rfind("vit", 0) == 0; }
+  std::string head() const { return is_vit() ? "head" : "fc"; }
+  std::string describe() const;
+  std::string outputs() const;  // "4 classes" or "features only"
+  std::map<std::string, std::string> to_meta() const;  // into checkpoint metadata
+  static ModelSpec from_meta(const std::map<std::string, std::string>& meta);
+};
+ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_classes);
+std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s);
+// The pooled features before the head (ResNet / VisionTransformer).
+Tensor backbone_features(nn::Module& model, const Tensor& x);
+int64_t backbone_feature_width(const nn::Module& model);
+
+// -------------------------------------------------------------- run flags
+// --seed --out --resume --threads --device --stop-after
+void add_run_flags(Args& a, const std::string& default_out);
+// The epoch this invocation stops after: --epochs, or earlier with --stop-after.
+int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs);
+
+struct RunSetup {
+  std::unique_ptr<RunDir> dir;
+  Device device;
+  std::string resume_from;  // checkpoint file when resuming, else ""
+  uint64_t seed = 0;
+};
+// Applies --threads and checks --device (a clear error when CUDA is not
+// there). With --resume PATH (a checkpoint or a run folder) the run folder is
+// that of the checkpoint (unless --out is given) and every flag not given on
+// this command line is taken from the run's config.json, so `--resume DIR`
+// alone continues the run; flags given (e.g. a larger --epochs) override.
+// `resolve` (optional) then fills derived defaults; the resolved configuration
+// is written to config.json.
+RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
+                   const std::function<void(Args&)>& resolve = {});
+// "moco <command> <args...>" with shell quoting where needed.
+std::string command_line(const std::string& command, const std::vector<std::string>& argv);
+
+// ------------------------------------------------------------ checkpoints
+// One file: model tensors under their own names (torchvision / timm names, or
+// builder.py's encoder_q.* / base_encoder.* for MoCo), the optimiser state
+// under "optimizer.", and metadata (epoch, the model spec, the run kind...).
+struct Checkpoint {
+  nn::NamedTensors model, optimizer;
+  std::map<std::string, std::string> meta;
+  int64_t epoch() const;  // epochs completed ("epoch" metadata)
+};
+void save_checkpoint(const std::string& path, const Checkpoint& c);  // atomic
+Checkpoint load_checkpoint(const std::string& path);
+// A run folder -> its checkpoint.safetensors; a file stays as it is.
+std::string checkpoint_file(const std::string& file_or_dir);
+
+// The backbone weights (no head) from a `pretrain` checkpoint (query encoder),
+// a `train`/`finetune`/`linear` checkpoint, or a plain state dict (torchvision
+// names, or the official MoCo names with module.encoder_q. / base_encoder.).
+struct Pretrained {
+  nn::NamedTensors backbone;
+  std::map<std::string, std::string> meta;  // empty for foreign files
+  std::string path;
+  bool has_spec() const { return meta.count("arch") != 0; }
+};
+Pretrained load_pretrained(const std::string& path);
+// Flags not given on the command line take the checkpoint's model spec
+// (--arch, --width, ... and --image-size), so a checkpoint alone suffices.
+void adopt_model_flags(Args& a, const Pretrained& p);
+
+// -------------------------------------------------------------- helpers
+// Stops the run with a clear message when the loss is NaN or infinite.
+void check_finite_loss(double loss, int64_t epoch, int64_t step, int64_t steps_per_epoch, int64_t global_step,
+                       const std::string& checkpoint);
+double top1_correct(const Tensor& logits, const Tensor& labels);  // number of correct predictions
+std::string fmt_duration(double seconds);
+
+}  // namespace moco::cli

@@ -1,0 +1,378 @@
+#include "tools/pretrain.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "autograd/engine.h"
+#include "autograd/ops.h"
+#include "contrastive/contrastive.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "nn/init.h"
+#include "nn/state_dict.h"
+#include "optim/optim.h"
+#include "tensor/backend.h"
+#include "tools/progress.h"
+
+namespace moco::cli {
+
+namespace {
+
+Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
+
+data::DatasetPtr cap(data::DatasetPtr ds, int64_t max, uint64_t seed) {
+  if (max <= 0 || max >= ds->size()) return ds;
+  return data::subset_by_fraction(ds, double(max) / double(ds->size()), seed);
+}
+
+data::PresetOptions preset_options(const DataSetup& d) {
+  data::PresetOptions po;
+  po.size = d.size;
+  po.channels = d.channels;
+  po.mean = d.norm.mean;
+  po.std = d.norm.std;
+  return po;
+}
+
+}  // namespace
+
+double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, data::DatasetPtr test,
+                const DataSetup& d, int64_t k, double T, int64_t max_bank, int64_t max_test, uint64_t seed,
+                int64_t batch_size) {
+  bank = cap(bank, max_bank, seed);
+  test = cap(test, max_test, seed + 1);
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.num_workers = d.workers;
+  data::Pipeline eval = data::eval_transform(preset_options(d));
+  data::DataLoader mem(bank, eval, lo), tst(test, eval, lo);
+  return contrastive::knn_evaluate(features, mem, tst, bank->num_classes(), k, T).top1();
+}
+
+int pretrain_command(const std::vector<std::string>& argv) {
+  Args a("pretrain",
+         "MoCo self-supervised pretraining (labels unused). --moco-version picks the recipe: v1 (fc head, queue), "
+         "v2 (+ MLP head, stronger augmentation, cosine lr, T 0.2) or v3 (projector + predictor, no queue, "
+         "symmetric loss, LARS/AdamW with warm-up, momentum cosine). Every 'auto' value follows the official "
+         "recipe (main_moco.py of moco / moco-v3) and, for images of 64 px or less, the official CIFAR-10 demo; "
+         "the resolved values are written to the run folder's config.json. Switches turned on by a preset are "
+         "turned off with --name=0. A checkpoint is written every epoch; --resume continues the run.");
+  add_data_flags(a, false);
+  add_model_flags(a);
+  a.opt("moco-version", "v2", "v1 | v2 | v3: the recipe the auto values follow")
+      .opt("moco-dim", "auto", "feature dimension (v1/v2 128, v3 256)")
+      .opt("moco-k", "auto", "v1/v2 queue size, a multiple of the batch (65536; 4096 for images <= 64 px)")
+      .opt("moco-m", "auto", "key encoder momentum (v1/v2 0.999, 0.99 for images <= 64 px; v3 0.99, the start "
+                             "of the cosine with --moco-m-cos)")
+      .opt("moco-t", "auto", "softmax temperature (v1 0.07, 0.1 for images <= 64 px; v2 0.2; v3 ResNet 1.0, ViT 0.2)")
+      .opt("moco-mlp-dim", "auto", "v3: hidden width of the projector and predictor (4096; 1024 for images <= 64 px)")
+      .flag("mlp", "v1/v2: 2-layer MLP head (v2: on)")
+      .flag("aug-plus", "v1/v2: MoCo v2's augmentation, with blur (v2: on)")
+      .flag("cos", "v1/v2: cosine lr schedule instead of the step schedule (v2: on); v3 always warms up then cosine")
+      .flag("moco-m-cos", "v3: momentum rises from --moco-m to 1 on a cosine (v3: on)")
+      .flag("symmetric", "v1/v2: symmetric loss ctr(q1,k2) + ctr(q2,k1) (CIFAR-10 demo)")
+      .opt("bn-splits", "auto", "v1/v2: shuffle-BN groups (SplitBatchNorm) (1; 8 for images <= 64 px)")
+      .flag("stop-grad-conv1", "v3 ViT: frozen random patch projection (v3 ViT: on)")
+      .opt("optimizer", "auto", "sgd | lars | adamw (v1/v2 sgd; v3 ResNet lars, ViT adamw)")
+      .opt("lr", "auto", "learning rate; v3: the base lr, used x batch/256 (v1/v2 0.03, 0.06 for images <= 64 px; "
+                         "v3 lars 0.6, adamw 1.5e-4)")
+      .opt("momentum", "0.9", "SGD / LARS momentum")
+      .opt("wd", "auto", "weight decay (v1/v2 1e-4, 5e-4 for images <= 64 px; v3 lars 1e-6, adamw 0.1)")
+      .opt("batch-size", "auto", "images per step (-b) (v1/v2 256, 512 for images <= 64 px; v3 4096, 256 for "
+                                 "images <= 64 px)")
+      .opt("epochs", "auto", "epochs (v1/v2 200; v3 ResNet 100, ViT 300)")
+      .opt("schedule", "120,160", "v1/v2 without --cos: epochs at which the lr drops 10x")
+      .opt("warmup-epochs", "auto", "v3: linear lr warm-up epochs (ResNet 10, ViT 40)")
+      .opt("crop-min", "auto", "RandomResizedCrop's smallest scale (v1/v2 0.2, v3 0.08)")
+      .opt("knn-every", "1", "kNN monitor (on the test split) every N epochs and after the last (0: off)")
+      .opt("knn-k", "200", "kNN monitor: neighbours")
+      .opt("knn-t", "0.1", "kNN monitor: temperature of the similarity weights")
+      .opt("knn-bank", "0", "kNN monitor: train images in the memory bank (0: the whole train split)")
+      .opt("knn-test", "0", "kNN monitor: test images classified (0: the whole test split)")
+      .opt("knn-features", "backbone", "kNN monitor features: backbone (pooled, before the head) | head (the query "
+                                       "encoder's output, as the CIFAR-10 demo)")
+      .flag("knn-init", "also measure the kNN top-1 at random initialisation (knn_init.json)");
+  add_run_flags(a, "runs/pretrain");
+  if (!a.parse(argv)) return 0;
+
+  DataSetup d;
+  auto resolve = [&](Args& args) {
+    const std::string v = args.str("moco-version");
+    MOCO_CHECK(v == "v1" || v == "v2" || v == "v3", "--moco-version must be v1, v2 or v3, got '{}'", v);
+    d = open_data(args, args.real("data-fraction", 0, 1), uint64_t(args.integer("seed", 0)),
+                  args.integer("knn-every", 0) > 0);
+    const bool small = d.size <= 64, vit = args.str("arch").rfind("vit", 0) == 0, v3 = v == "v3";
+    auto def = [&](const char* name, const std::string& value) {
+      if (args.str(name) == "auto") args.set(name, value);
+    };
+    auto on = [&](const char* name, bool value) {
+      if (!args.given(name) && value) args.set(name, "1");
+    };
+    on("mlp", v == "v2");
+    on("aug-plus", v == "v2");
+    on("cos", v == "v2");
+    on("moco-m-cos", v3);
+    on("stop-grad-conv1", v3 && vit);
+    def("moco-dim", v3 ? "256" : "128");
+    def("moco-k", small ? "4096" : "65536");
+    def("moco-m", v3 ? "0.99" : small ? "0.99" : "0.999");
+    def("moco-t", v3 ? (vit ? "0.2" : "1.0") : v == "v2" ? "0.2" : small ? "0.1" : "0.07");
+    def("moco-mlp-dim", small ? "1024" : "4096");
+    def("bn-splits", v3 ? "1" : small ? "8" : "1");
+    def("optimizer", v3 ? (vit ? "adamw" : "lars") : "sgd");
+    const std::string opt = args.str("optimizer");
+    MOCO_CHECK(opt == "sgd" || opt == "lars" || opt == "adamw", "--optimizer must be sgd, lars or adamw, got '{}'",
+               opt);
+    def("lr", v3 ? (opt == "adamw" ? "1.5e-4" : "0.6") : small ? "0.06" : "0.03");
+    def("wd", v3 ? (opt == "adamw" ? "0.1" : "1e-6") : small ? "5e-4" : "1e-4");
+    def("batch-size", v3 ? (small ? "256" : "4096") : small ? "512" : "256");
+    def("epochs", v3 ? (vit ? "300" : "100") : "200");
+    def("warmup-epochs", v3 ? (vit ? "40" : "10") : "0");
+    def("crop-min", v3 ? "0.08" : "0.2");
+  };
+  RunSetup run = setup_run(a, "pretrain", argv, resolve);
+  const uint64_t seed = run.seed;
+  const std::string version = a.str("moco-version");
+  const bool v3 = version == "v3";
+  ModelSpec spec = model_spec(a, d.size, d.channels, 0);
+  spec.stop_grad_conv1 = spec.is_vit() && a.on("stop-grad-conv1");
+  spec.zero_init_residual = v3 && !spec.is_vit();  // moco-v3 builds its ResNets with zero_init_residual=True
+  const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
+  const double base_lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
+  const double lr = v3 ? base_lr * double(B) / 256 : base_lr;
+  const std::string ckpt_path = run.dir->file("checkpoint.safetensors");
+  MOCO_CHECK(d.train->size() >= B, "--batch-size {} is larger than the {} training images", B, d.train->size());
+
+  nn::manual_seed(seed);
+  std::shared_ptr<contrastive::MoCo> model;
+  std::string encoder_prefix;
+  if (v3) {
+    contrastive::MoCoV3Config c;
+    c.dim = a.integer("moco-dim", 1);
+    c.mlp_dim = a.integer("moco-mlp-dim", 1);
+    c.m = a.real("moco-m", 0, 1);
+    c.T = a.real("moco-t", 1e-6);
+    model = std::make_shared<contrastive::MoCoV3>(make_backbone(spec), c);
+    encoder_prefix = "base_encoder.";
+  } else {
+    contrastive::MoCoV2Config c;
+    c.dim = a.integer("moco-dim", 1);
+    c.K = a.integer("moco-k", 1);
+    c.m = a.real("moco-m", 0, 1);
+    c.T = a.real("moco-t", 1e-6);
+    c.mlp = a.on("mlp");
+    c.symmetric = a.on("symmetric");
+    c.bn_splits = a.integer("bn-splits", 1, 1 << 20);
+    c.shuffle_seed = seed;
+    MOCO_CHECK(B % c.bn_splits == 0, "--batch-size {} must be a multiple of --bn-splits {}", B, c.bn_splits);
+    MOCO_CHECK(c.K % (B * (c.symmetric ? 2 : 1)) == 0,
+               "--moco-k {} must be a multiple of the keys enqueued per step ({}: the batch{})", c.K,
+               B * (c.symmetric ? 2 : 1), c.symmetric ? " x 2 with --symmetric" : "");
+    model = std::make_shared<contrastive::MoCoV2>(make_backbone(spec), c);
+    encoder_prefix = "encoder_q.";
+  }
+  model->to(run.device);
+  std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %lld trainable parameters; run folder %s\n",
+              model->version().c_str(), spec.describe().c_str(), d.describe().c_str(),
+              (long long)model->num_parameters(true), run.dir->path().c_str());
+
+  std::unique_ptr<optim::Optimizer> opt;
+  {
+    optim::ParamGroup g = optim::make_group(model->named_parameters(), true);
+    const std::string kind = a.str("optimizer");
+    if (kind == "sgd") {
+      optim::SGDConfig c;
+      c.lr = lr;
+      c.momentum = a.real("momentum", 0, 1);
+      c.weight_decay = wd;
+      opt = std::make_unique<optim::SGD>(std::vector<optim::ParamGroup>{g}, c);
+    } else if (kind == "lars") {
+      optim::LARSConfig c;
+      c.lr = lr;
+      c.momentum = a.real("momentum", 0, 1);
+      c.weight_decay = wd;
+      opt = std::make_unique<optim::LARS>(std::vector<optim::ParamGroup>{g}, c);
+    } else {
+      optim::AdamWConfig c;
+      c.lr = lr;
+      c.weight_decay = wd;
+      opt = std::make_unique<optim::AdamW>(std::vector<optim::ParamGroup>{g}, c);
+    }
+  }
+  std::vector<double> milestones;
+  for (int64_t m : a.int_list("schedule")) milestones.push_back(double(m));
+  auto lr_at = [&](double e) {
+    if (v3) return optim::warmup_cosine_lr(lr, e, warmup, double(epochs));
+    return a.on("cos") ? optim::cosine_lr(lr, std::floor(e), double(epochs))
+                       : optim::step_lr(lr, std::floor(e), milestones);
+  };
+  contrastive::MomentumSchedule msched{a.real("moco-m", 0, 1), v3 && a.on("moco-m-cos"), double(epochs)};
+
+  // The kNN monitor: the whole train split of the chosen classes is the bank.
+  const int64_t knn_every = a.integer("knn-every", 0);
+  const std::string knn_feat = a.str("knn-features");
+  MOCO_CHECK(knn_feat == "backbone" || knn_feat == "head", "--knn-features must be backbone or head, got '{}'",
+             knn_feat);
+  data::DatasetPtr knn_bank;
+  if (knn_every > 0) knn_bank = select_classes(data::open_dataset(d.spec, "train"), a.str("classes"));
+  auto knn = [&]() {
+    const bool was = model->is_training();
+    model->eval();
+    nn::Module& enc = model->query_encoder();
+    auto f = [&](const Tensor& x) {
+      Tensor xd = to_device(x, run.device);
+      return knn_feat == "head" ? enc.forward(xd) : backbone_features(enc, xd);
+    };
+    double top1 = knn_top1(f, knn_bank, d.val, d, a.integer("knn-k", 1), a.real("knn-t", 1e-9),
+                           a.integer("knn-bank", 0), a.integer("knn-test", 0), seed);
+    model->train(was);
+    return top1;
+  };
+
+  int64_t start_epoch = 0;
+  if (!run.resume_from.empty()) {
+    Checkpoint c = load_checkpoint(run.resume_from);
+    MOCO_CHECK(c.meta.count("kind") && c.meta.at("kind") == "moco",
+               "--resume {}: not a moco pretrain checkpoint", run.resume_from);
+    model->load_checkpoint_state(c.model);
+    opt->load_state_dict(c.optimizer);
+    start_epoch = c.epoch();
+    run.dir->truncate_metrics(size_t(start_epoch));
+    std::printf("  resumed from %s after epoch %lld\n", run.resume_from.c_str(), (long long)start_epoch);
+  } else {
+    run.dir->truncate_metrics(0);
+    if (knn_every > 0 && a.on("knn-init")) {
+      const double k0 = knn();
+      std::printf("kNN top-1 at random initialisation: %.2f%%\n", k0);
+      write_file_atomic(run.dir->file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));
+    }
+  }
+
+  data::PresetOptions po = preset_options(d);
+  po.crop_min = a.real("crop-min", 0, 1);
+  data::Pipeline pipe = v3 ? data::moco_v3(po) : a.on("aug-plus") ? data::moco_v2(po) : data::moco_v1(po);
+  data::LoaderOptions lo;
+  lo.batch_size = B;
+  lo.num_workers = d.workers;
+  lo.seed = seed;
+  data::DataLoader loader(d.train, pipe, lo);
+  const int64_t iters = loader.batches_per_epoch();
+
+  double last_knn = -1;
+  const int64_t end_epoch = last_epoch(a, start_epoch, epochs);
+  for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
+    model->train();
+    loader.start_epoch(epoch);
+    Progress bar(fmt::format("pretrain epoch {}/{}", epoch + 1, epochs), iters, B);
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0, i = 0;
+    data::Batch b;
+    while (loader.next(b)) {
+      const double e = double(epoch) + double(i) / double(iters);
+      opt->set_lr(lr_at(e));
+      model->set_momentum(msched(e));
+      Tensor x1 = to_device(b.views[0], run.device), x2 = to_device(b.views[1], run.device);
+      contrastive::MoCoOutput out = model->forward_views(x1, x2);
+      const double l = out.loss.item();
+      check_finite_loss(l, epoch, i, iters, epoch * iters + i, ckpt_path);
+      opt->zero_grad();
+      out.loss.backward();
+      opt->step();
+      const int64_t n = x1.size(0);
+      loss_sum += l * double(n);
+      correct += top1_correct(out.logits[0].detach(), out.labels[0]);  // instance discrimination accuracy
+      seen += n;
+      ++i;
+      bar.step({{"loss", l}, {"lr", opt->lr()}, {"m", model->momentum()}, {"acc", 100.0 * correct / double(seen)}});
+    }
+    const double secs = bar.done();
+    const double ips = double(seen) / std::max(secs, 1e-9);
+    const bool do_knn = knn_every > 0 && ((epoch + 1) % knn_every == 0 || epoch + 1 == epochs);
+    double knn_acc = -1;
+    if (do_knn) last_knn = knn_acc = knn();
+    const double loss = loss_sum / double(std::max<int64_t>(seen, 1));
+    const double inst = 100.0 * correct / double(std::max<int64_t>(seen, 1));
+    std::printf("pretrain epoch %lld/%lld: loss %.4f, instance top-1 %.2f%%%s | lr %.4g, m %.5f | %s, %.0f img/s\n",
+                (long long)epoch + 1, (long long)epochs, loss, inst,
+                do_knn ? fmt::format(", kNN top-1 {:.2f}%", knn_acc).c_str() : "", opt->lr(), model->momentum(),
+                fmt_duration(secs).c_str(), ips);
+    std::fflush(stdout);
+    Checkpoint c;
+    c.model = model->checkpoint_state();
+    c.optimizer = opt->state_dict();
+    c.meta = spec.to_meta();
+    c.meta["kind"] = "moco";
+    c.meta["moco_version"] = model->version();
+    c.meta["encoder_prefix"] = encoder_prefix;
+    c.meta["head"] = model->head_name();
+    c.meta["epoch"] = std::to_string(epoch + 1);
+    c.meta["epochs"] = std::to_string(epochs);
+    c.meta["dataset"] = d.spec;
+    if (do_knn) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
+    save_checkpoint(ckpt_path, c);
+    run.dir->append_metrics({{"epoch", double(epoch + 1)},
+                             {"lr", opt->lr()},
+                             {"moco_m", model->momentum()},
+                             {"loss", loss},
+                             {"inst_top1", inst},
+                             {"knn_top1", knn_acc},
+                             {"epoch_sec", secs},
+                             {"images_per_sec", ips}});
+  }
+  std::printf("moco pretrain: done%s; checkpoint %s\n",
+              last_knn >= 0 ? fmt::format(", kNN top-1 {:.2f}%", last_knn).c_str() : "", ckpt_path.c_str());
+  return 0;
+}
+
+// ------------------------------------------------------------------ knn
+
+int knn_command(const std::vector<std::string>& argv) {
+  Args a("knn",
+         "kNN top-1 of a checkpoint's backbone features (the MoCo CIFAR-10 demo's monitor: cosine similarity, "
+         "k nearest neighbours of the train split vote with weights exp(sim/T)) on the test split.");
+  a.opt("pretrained", "", "run folder or checkpoint (pretrain, train, finetune, linear; or a plain state dict with "
+                          "--arch)");
+  add_data_flags(a, true);
+  add_model_flags(a);
+  a.opt("knn-k", "200", "neighbours")
+      .opt("knn-t", "0.1", "temperature of the similarity weights")
+      .opt("knn-bank", "0", "train images in the memory bank (0: all; after --label-fraction)")
+      .opt("knn-test", "0", "test images classified (0: all)")
+      .opt("batch-size", "256", "images per forward pass")
+      .opt("seed", "0", "seed of the subsets")
+      .opt("threads", "0", "CPU threads (0: OMP_NUM_THREADS or all cores)")
+      .opt("device", "cpu", "cpu | cuda (cuda:N)")
+      .flag("json", "print one JSON line");
+  if (!a.parse(argv)) return 0;
+  MOCO_CHECK(!a.str("pretrained").empty(), "moco knn needs --pretrained RUN_OR_CHECKPOINT");
+  Pretrained pre = load_pretrained(a.str("pretrained"));
+  adopt_model_flags(a, pre);
+  const int threads = int(a.integer("threads", 0, 4096));
+  if (threads > 0) set_num_threads(threads);
+  const Device dev = Device::parse(a.str("device"));
+  if (!dev.is_cpu()) (void)backend_for(dev);
+  const uint64_t seed = uint64_t(a.integer("seed", 0));
+  DataSetup d = open_data(a, a.real("label-fraction", 0, 1), seed);
+  ModelSpec spec = model_spec(a, d.size, d.channels, 0);
+  std::shared_ptr<nn::Module> model = make_backbone(spec);
+  nn::load_into(model->state_dict(), pre.backbone, true, "--pretrained " + pre.path);
+  model->to(dev);
+  model->eval();
+  auto f = [&](const Tensor& x) { return backbone_features(*model, to_device(x, dev)); };
+  const int64_t k = a.integer("knn-k", 1);
+  const double T = a.real("knn-t", 1e-9);
+  const double top1 = knn_top1(f, d.train, d.val, d, k, T, a.integer("knn-bank", 0), a.integer("knn-test", 0), seed,
+                               a.integer("batch-size", 1));
+  if (a.on("json"))
+    std::printf("{\"checkpoint\": \"%s\", \"knn_top1\": %.4f, \"k\": %lld, \"t\": %g, \"dataset\": \"%s\"}\n",
+                json_escape(pre.path).c_str(), top1, (long long)k, T, json_escape(d.spec).c_str());
+  else
+    std::printf("%s\n  %s\n  data: %s\nkNN top-1: %.2f%% (k %lld, T %g)\n", pre.path.c_str(), spec.describe().c_str(),
+                d.describe().c_str(), top1, (long long)k, T);
+  return 0;
+}
+
+}  // namespace moco::cli
