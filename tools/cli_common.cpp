@@ -117,7 +117,7 @@ std::string ModelSpec::describe() const {
   if (is_vit())
     return fmt::format("{} (patch {}, depth {}, width {}, {} heads{}), {}x{}x{} input, {}", arch, patch,
                        depth, dim, heads, stop_grad_conv1 ? ", frozen patch projection" : "", in_chans, img_size,
-                       img_size, num_classes);
+                       img_size, outputs());
   return fmt::format("{} (width {}, {} stem), {}x{}x{} input, {}", arch, width, small_stem ? "small" : "imagenet",
                      in_chans, img_size, img_size, outputs());
 }

@@ -9,11 +9,13 @@ namespace moco::cli {
 struct Series {
   std::string name;
   std::vector<double> x, y;
+  std::string color = "";  // e.g. "#1f77b4"; empty: gnuplot's next colour
 };
 
 struct Panel {
   std::string title, xlabel, ylabel;
   std::vector<Series> series;
+  std::string key = "bottom right";  // legend position (gnuplot's `set key ...`)
 };
 
 // Writes `png` (and the gnuplot script and data beside it, `png` + ".gp").

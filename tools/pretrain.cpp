@@ -143,6 +143,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double base_lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const double lr = v3 ? base_lr * double(B) / 256 : base_lr;
+  MOCO_CHECK(!v3 || warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
   const std::string ckpt_path = run.dir->file("checkpoint.safetensors");
   MOCO_CHECK(d.train->size() >= B, "--batch-size {} is larger than the {} training images", B, d.train->size());
 

@@ -141,6 +141,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const std::string ckpt_path = run.dir->file("checkpoint.safetensors");
+  MOCO_CHECK(warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
 
   std::printf("moco %s: %s\n  data: %s\n  run folder: %s\n", name.c_str(), spec.describe().c_str(),
               d.describe().c_str(), run.dir->path().c_str());

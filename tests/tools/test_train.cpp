@@ -17,6 +17,7 @@
 #include "nn/state_dict.h"
 #include "test_util.h"
 #include "tools/cli_common.h"
+#include "tools/compare.h"
 #include "tools/pretrain.h"
 #include "tools/run_dir.h"
 #include "tools/supervised.h"
@@ -245,4 +246,35 @@ TEST_CASE("clear errors: --device cuda without CUDA, a queue that is not a multi
   CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, d.args({"--classes", "0,9", "--out", d.out("c")})),
                         "class 9 has no training images");
   CHECK_THROWS_CONTAINS(pretrain_command({"--resume", d.out("nowhere")}), "no checkpoint at");
+}
+
+TEST_CASE("compare: four runs, report.md with the table and the commands, curves.png") {
+  const TinyData& d = tiny();
+  const std::string out = d.out("study");
+  REQUIRE(compare_command(d.args({"--classes", "0,1,2,3", "--epochs", "2", "--pretrain-epochs", "2", "--width", "4",
+                                  "--vit-dim", "16", "--vit-depth", "1", "--vit-heads", "2", "--batch-size", "16",
+                                  "--pretrain-batch-size", "16", "--label-fraction", "0.5", "--out", out})) == 0);
+  std::ifstream f(out + "/report.md");
+  std::string md((std::istreambuf_iterator<char>(f)), {});
+  for (const char* row : {"| resnet | none |", "| moco_resnet | MoCo v2", "| vit | none |", "| moco_vit | MoCo v3"})
+    CHECK(md.find(row) != std::string::npos);
+  CHECK(md.find("moco pretrain --dataset mnist") != std::string::npos);
+  CHECK(md.find("moco finetune") != std::string::npos);
+  for (const char* run : {"resnet", "moco_resnet", "moco_resnet_pretrain", "vit", "moco_vit", "moco_vit_pretrain"}) {
+    INFO(run);
+    CHECK(RunDir(out + "/" + run).read_metrics().size() == 2);
+    CHECK(fs::is_regular_file(out + "/" + run + "/checkpoint.safetensors"));
+  }
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) CHECK(fs::is_regular_file(out + "/curves.png"));
+  // Resuming a finished study redoes nothing and rewrites the report.
+  fs::remove(out + "/report.md");
+  REQUIRE(compare_command({"--resume", out}) == 0);
+  CHECK(fs::is_regular_file(out + "/report.md"));
+  CHECK(RunDir(out + "/moco_vit").read_metrics().size() == 2);
+}
+
+TEST_CASE("compare: smoothness is the mean absolute epoch-to-epoch change") {
+  CHECK(mean_abs_change({}) == 0);
+  CHECK(mean_abs_change({50}) == 0);
+  CHECK(mean_abs_change({50, 60, 55}) == doctest::Approx(7.5));
 }
