@@ -122,9 +122,14 @@ def main():
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1.5e-4 * B / 256,
                                 weight_decay=0.1)
 
-    times, fwd, bwd, upd, losses = [], [], [], [], []
+    def cpu_seconds():  # the whole process, every thread, user + system
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+
+    times, fwd, bwd, upd, cpu, losses = [], [], [], [], [], []
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
+        c0 = cpu_seconds()
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y)
         t1 = time.perf_counter()
@@ -134,6 +139,7 @@ def main():
         losses.append(loss.item())
         t3 = time.perf_counter()
         if i >= a.warmup:
+            cpu.append(cpu_seconds() - c0)
             times.append(t3 - t0)
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
@@ -145,6 +151,7 @@ def main():
         images_per_sec=round(B / med, 2), sec_per_step=round(med, 4), sec_min=round(min(times), 4),
         sec_max=round(max(times), 4), forward_sec=round(statistics.median(fwd), 4),
         backward_sec=round(statistics.median(bwd), 4), optimizer_sec=round(statistics.median(upd), 4),
+        cpu_sec_per_step=round(statistics.median(cpu), 4),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         losses=[round(v, 4) for v in losses], torch=torch.__version__,
         OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), OPENBLAS_L2_SIZE=os.environ.get("OPENBLAS_L2_SIZE"))),

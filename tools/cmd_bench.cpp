@@ -3,7 +3,9 @@
 // (patch 4) with AdamW — the same work as bench/torch_train_step.py does in
 // PyTorch. A step = zero_grad + forward + cross-entropy + backward +
 // optimiser step + reading the loss. Reports the median over the timed steps,
-// images/s, the forward / backward / optimiser split and the peak RSS.
+// images/s, the forward / backward / optimiser split, the process CPU time per
+// step (all threads; less sensitive than wall time to other jobs on a shared
+// machine) and the peak RSS.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -36,6 +38,13 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// CPU seconds used by the whole process (every thread), user + system.
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 double peak_rss_mib() {
@@ -116,9 +125,10 @@ int run(const std::vector<std::string>& argv) {
   x = x.to(device);
   y = y.to(device);
 
-  std::vector<double> times, fwd, bwd, upd, losses;
+  std::vector<double> times, fwd, bwd, upd, cpu, losses;
   for (int64_t i = 0; i < warmup + steps; ++i) {
     const auto t0 = Clock::now();
+    const double c0 = process_cpu_seconds();
     opt->zero_grad();
     Tensor loss = cross_entropy((*model)(x), y);
     const double t_fwd = seconds_since(t0);
@@ -128,6 +138,7 @@ int run(const std::vector<std::string>& argv) {
     losses.push_back(loss.item());
     const double dt = seconds_since(t0);
     if (i >= warmup) {
+      cpu.push_back(process_cpu_seconds() - c0);
       times.push_back(dt);
       fwd.push_back(t_fwd);
       bwd.push_back(t_bwd - t_fwd);
@@ -147,17 +158,17 @@ int run(const std::vector<std::string>& argv) {
         "{\"impl\": \"moco.cpp\", \"device\": \"%s\", \"model\": \"%s\", \"batch\": %ld, \"input\": [%ld, %ld, %ld], \"threads\": %d, "
         "\"trainable_params\": %ld, \"images_per_sec\": %.2f, \"sec_per_step\": %.4f, \"sec_min\": %.4f, "
         "\"sec_max\": %.4f, \"forward_sec\": %.4f, \"backward_sec\": %.4f, \"optimizer_sec\": %.4f, "
-        "\"peak_rss_mib\": %.1f, \"losses\": [%s], \"OPENBLAS_CORETYPE\": %s, \"OPENBLAS_L2_SIZE\": %s}\n",
+        "\"cpu_sec_per_step\": %.4f, \"peak_rss_mib\": %.1f, \"losses\": [%s], \"OPENBLAS_CORETYPE\": %s, \"OPENBLAS_L2_SIZE\": %s}\n",
         device.str().c_str(), model_name.c_str(), long(B), long(C), long(S), long(S), get_num_threads(),
         long(model->num_parameters(true)),
         double(B) / med, med, *std::min_element(times.begin(), times.end()),
-        *std::max_element(times.begin(), times.end()), median(fwd), median(bwd), median(upd), rss, ls.c_str(),
+        *std::max_element(times.begin(), times.end()), median(fwd), median(bwd), median(upd), median(cpu), rss, ls.c_str(),
         env_or_null("OPENBLAS_CORETYPE").c_str(), env_or_null("OPENBLAS_L2_SIZE").c_str());
   } else {
     std::printf("%s batch %ld, %ldx%ldx%ld, %d threads: %.2f images/s, %.4f s/step (forward %.4f, backward %.4f, "
-                "optimiser %.4f), peak RSS %.0f MiB\n",
+                "optimiser %.4f), %.4f CPU s/step, peak RSS %.0f MiB\n",
                 model_name.c_str(), long(B), long(C), long(S), long(S), get_num_threads(), double(B) / med, med,
-                median(fwd), median(bwd), median(upd), rss);
+                median(fwd), median(bwd), median(upd), median(cpu), rss);
   }
   return 0;
 }
