@@ -112,7 +112,18 @@ std::vector<int64_t> Args::int_list(const std::string& name) const {
 }
 
 void Args::print_help() const {
-  std::printf("usage: moco %s [options]\n\n%s\n\noptions:\n", command_.c_str(), description_.c_str());
+  // The description, word-wrapped at 100 columns.
+  std::string wrapped, line, word;
+  std::stringstream words(description_);
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > 100) {
+      wrapped += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  wrapped += line;
+  std::printf("usage: moco %s [options]\n\n%s\n\noptions:\n", command_.c_str(), wrapped.c_str());
   for (auto& n : order_) {
     const Opt& o = opts_.at(n);
     std::string left = "--" + n + (o.is_flag ? "" : " " + (o.def.empty() ? std::string("VALUE") : o.def));

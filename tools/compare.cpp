@@ -35,15 +35,15 @@ using Clock = std::chrono::steady_clock;
 
 struct Preset {
   int64_t epochs, pretrain_epochs, width, vit_dim, vit_depth, vit_heads, batch, pretrain_batch, knn_every, knn_bank,
-      knn_test;
+      knn_test, val_samples;
   double label_fraction, data_fraction;
 };
 
 // quick: sized to finish within 15 minutes on a 2-core CPU (see README);
 // full: the seed study's 50 fine-tuning epochs on every labelled image.
 Preset preset(const std::string& name) {
-  if (name == "quick") return {6, 4, 16, 96, 4, 3, 128, 256, 2, 4000, 2000, 0.1, 0.5};
-  if (name == "full") return {50, 100, 32, 192, 6, 3, 128, 256, 10, 0, 0, 1.0, 1.0};
+  if (name == "quick") return {8, 2, 8, 64, 4, 2, 128, 128, 2, 2000, 1000, 2000, 0.1, 0.25};
+  if (name == "full") return {50, 100, 32, 192, 6, 3, 128, 256, 10, 0, 0, 0, 1.0, 1.0};
   fail("--preset must be quick or full, got '{}'", name);
 }
 
@@ -67,14 +67,18 @@ std::vector<double> column(const RunDir& dir, const std::string& name) {
   return out;
 }
 
-double read_wall(const std::string& dir) {
-  std::ifstream f(dir + "/wall_time.json");
-  if (!f) return 0;
+// A number from a one-object JSON file, or `missing`.
+double read_number(const std::string& path, const std::string& key, double missing) {
+  std::ifstream f(path);
+  if (!f) return missing;
   std::string text((std::istreambuf_iterator<char>(f)), {});
-  nn::Json j = nn::parse_json(text, dir + "/wall_time.json");
-  const nn::Json* s = j.find("seconds");
-  return s ? (s->kind == nn::Json::Kind::integer ? double(s->i) : s->d) : 0;
+  nn::Json j = nn::parse_json(text, path);
+  const nn::Json* s = j.find(key);
+  if (!s) return missing;
+  return s->kind == nn::Json::Kind::integer ? double(s->i) : s->kind == nn::Json::Kind::number ? s->d : missing;
 }
+
+double read_wall(const std::string& dir) { return read_number(dir + "/wall_time.json", "seconds", 0); }
 
 struct SubRun {
   std::string command;  // "pretrain" or "train" / "finetune"
@@ -87,11 +91,44 @@ struct ModelResult {
   bool pretrained = false;
   SubRun pretrain, finetune;
   int64_t pretrain_epochs = 0, epochs = 0;
-  double best = 0, final_top1 = 0, smooth = 0, seconds = 0, knn = -1;
+  double best = 0, final_top1 = 0, smooth = 0, seconds = 0, knn = -1, knn_init = -1;
   std::vector<double> loss, val, knn_curve;
 };
 
 std::string fmt_g(double v) { return fmt::format("{:g}", v); }
+
+const ModelResult* find(const std::vector<ModelResult>& rs, const std::string& name) {
+  for (auto& r : rs)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+// A few sentences read off the table, so the report says what it shows.
+std::string reading(const std::vector<ModelResult>& rs, const std::string& preset) {
+  std::string out;
+  for (const char* fam : {"resnet", "vit"}) {
+    const ModelResult *sup = find(rs, fam), *moco = find(rs, std::string("moco_") + fam);
+    if (!sup || !moco) continue;
+    const double d = moco->best - sup->best;
+    out += fmt::format("* {} vs {}: best top-1 {:+.2f} points with MoCo pretraining ({:.2f}% vs {:.2f}%); "
+                       "smoothness {:.2f} vs {:.2f}.",
+                       moco->name, sup->name, d, moco->best, sup->best, moco->smooth, sup->smooth);
+    if (moco->knn >= 0 && moco->knn_init >= 0)
+      out += fmt::format(" The pretrained encoder's kNN top-1 is {:.1f}%, {} the {:.1f}% of the same encoder at "
+                         "random initialisation.",
+                         moco->knn, moco->knn > moco->knn_init ? "above" : "not above", moco->knn_init);
+    out += "\n";
+  }
+  const ModelResult *r = find(rs, "resnet"), *v = find(rs, "vit");
+  if (r && v)
+    out += fmt::format("* resnet vs vit from scratch: {:.2f}% vs {:.2f}% best top-1; smoothness {:.2f} vs {:.2f}.\n",
+                       r->best, v->best, r->smooth, v->smooth);
+  if (preset == "quick")
+    out += "* The quick preset is a short run of the whole pipeline (a minute or two of pretraining per model on a "
+           "CPU), not the study itself: at this budget pretraining has barely started. `moco compare --preset full` "
+           "runs the study with 50 fine-tuning epochs.\n";
+  return out.empty() ? out : "## Reading\n\n" + out + "\n";
+}
 
 }  // namespace
 
@@ -102,26 +139,36 @@ int compare_command(const std::vector<std::string>& argv) {
          "Writes report.md (best / final top-1, curve smoothness, wall time, exact commands), curves.png (training "
          "loss and validation top-1 per epoch) and the four runs' folders. Defaults: Fashion-MNIST's four "
          "upper-body garment classes (T-shirt/top, Pullover, Coat, Shirt). 'auto' values come from --preset: quick "
-         "(within 15 minutes on a 2-core CPU: 10% of the labels, short schedules) or full (50 fine-tuning epochs "
-         "on every label, 100 pretraining epochs).");
+         "(within 15 minutes on a 2-core CPU: small models, 10% of the labels, short schedules) or full (50 "
+         "fine-tuning epochs on every label, 100 pretraining epochs).");
+  const Preset q = preset("quick"), f = preset("full");
+  auto both = [&](const char* what, double qv, double fv) { return fmt::format("{} (quick {:g}, full {:g})", what, qv, fv); };
   a.opt("preset", "quick", "quick | full")
       .opt("dataset", "fashion-mnist", "fashion-mnist | mnist | cifar10 | cifar100 | stl10 | folder")
       .opt("data", "", "the data set's folder (Fashion-MNIST is found automatically)")
       .opt("classes", "auto", "the task's classes by index or name (auto: 0,2,4,6 on Fashion-MNIST, else 0,1,2,3)")
-      .opt("label-fraction", "auto", "fraction of each class's training labels for fine-tuning (quick 0.1, full 1)")
-      .opt("data-fraction", "auto", "fraction of each class's training images for pretraining (quick 0.5, full 1)")
-      .opt("epochs", "auto", "fine-tuning (and supervised) epochs, the same for all four (quick 6, full 50)")
-      .opt("pretrain-epochs", "auto", "MoCo pretraining epochs (quick 4, full 100)")
-      .opt("width", "auto", "ResNet-18 (small stem) base width (quick 16, full 32)")
-      .opt("vit-dim", "auto", "ViT width (quick 96, full 192)")
-      .opt("vit-depth", "auto", "ViT blocks (quick 4, full 6)")
-      .opt("vit-heads", "auto", "ViT heads (3)")
+      .opt("label-fraction", "auto",
+           both("fraction of each class's training labels for fine-tuning", q.label_fraction, f.label_fraction))
+      .opt("data-fraction", "auto",
+           both("fraction of each class's training images for pretraining", q.data_fraction, f.data_fraction))
+      .opt("epochs", "auto", both("fine-tuning (and supervised) epochs, the same for all four", double(q.epochs),
+                                  double(f.epochs)))
+      .opt("pretrain-epochs", "auto",
+           both("MoCo pretraining epochs", double(q.pretrain_epochs), double(f.pretrain_epochs)))
+      .opt("width", "auto", both("ResNet-18 (small stem) base width", double(q.width), double(f.width)))
+      .opt("vit-dim", "auto", both("ViT width", double(q.vit_dim), double(f.vit_dim)))
+      .opt("vit-depth", "auto", both("ViT blocks", double(q.vit_depth), double(f.vit_depth)))
+      .opt("vit-heads", "auto", both("ViT heads", double(q.vit_heads), double(f.vit_heads)))
       .opt("patch-size", "0", "ViT patch side (0: 4 for images up to 64 px, else 16)")
-      .opt("batch-size", "auto", "fine-tuning batch (128)")
-      .opt("pretrain-batch-size", "auto", "pretraining batch (256)")
+      .opt("batch-size", "auto", both("fine-tuning batch", double(q.batch), double(f.batch)))
+      .opt("pretrain-batch-size", "auto", both("pretraining batch", double(q.pretrain_batch), double(f.pretrain_batch)))
       .opt("moco-resnet", "v2", "MoCo version for the ResNet: v1 | v2 | v3")
       .opt("moco-vit", "v3", "MoCo version for the ViT: v1 | v2 | v3")
-      .opt("knn-every", "auto", "kNN monitor of the pretraining runs every N epochs (quick 2, full 10; 0: off)")
+      .opt("val-samples", "auto",
+           both("test images (stratified) every run is evaluated on each epoch; 0: all", double(q.val_samples),
+                double(f.val_samples)))
+      .opt("knn-every", "auto",
+           both("kNN monitor of the pretraining runs every N epochs; 0: off", double(q.knn_every), double(f.knn_every)))
       .opt("models", "resnet,moco_resnet,vit,moco_vit", "which of the four to run, comma-separated")
       .opt("image-size", "0", "model input side (0: the data set's own)")
       .opt("channels", "0", "model input channels (0: 1 for grayscale data, else 3)")
@@ -161,6 +208,7 @@ int compare_command(const std::vector<std::string>& argv) {
   def("batch-size", std::to_string(p.batch));
   def("pretrain-batch-size", std::to_string(p.pretrain_batch));
   def("knn-every", std::to_string(p.knn_every));
+  def("val-samples", std::to_string(p.val_samples));
   const int threads = int(a.integer("threads", 0, 4096));
   if (threads > 0) set_num_threads(threads);
   const Device device = Device::parse(a.str("device"));
@@ -214,6 +262,7 @@ int compare_command(const std::vector<std::string>& argv) {
     r.epochs = E;
     std::vector<std::string> ft = {"--epochs", std::to_string(E), "--batch-size", a.str("batch-size"),
                                    "--label-fraction", a.str("label-fraction")};
+    if (a.integer("val-samples", 0) > 0) ft.insert(ft.end(), {"--val-samples", a.str("val-samples")});
     if (r.family == "vit") ft.insert(ft.end(), {"--warmup-epochs", std::to_string(E / 10)});
     if (r.pretrained) {
       const std::string version = a.str(r.family == "resnet" ? "moco-resnet" : "moco-vit");
@@ -223,13 +272,25 @@ int compare_command(const std::vector<std::string>& argv) {
       std::vector<std::string> pa = {"--moco-version", version, "--epochs", std::to_string(P), "--batch-size",
                                      std::to_string(PB), "--data-fraction", a.str("data-fraction"), "--knn-every",
                                      a.str("knn-every"), "--out", r.pretrain.dir};
+      if (a.integer("knn-every", 0) > 0) pa.push_back("--knn-init");  // the baseline: the same encoder untrained
       if (p.knn_bank > 0) pa.insert(pa.end(), {"--knn-bank", std::to_string(p.knn_bank)});
       if (p.knn_test > 0) pa.insert(pa.end(), {"--knn-test", std::to_string(p.knn_test)});
       if (version == "v3") {
         pa.insert(pa.end(), {"--warmup-epochs", std::to_string(P / 10)});
       } else {
-        // The CIFAR-10 demo's lr 0.06 is for batch 512: scale it linearly.
+        // The CIFAR-10 demo's lr 0.06 is for batch 512: scale it linearly. Its
+        // queue of 4096 is for 50000 images: keep K at most a quarter of the
+        // pretraining images (a power of two, a multiple of the batch).
         pa.insert(pa.end(), {"--lr", fmt_g(0.06 * double(PB) / 512)});
+        const int64_t n = select_classes(data::open_dataset(a.str("data").empty() ? a.str("dataset")
+                                                                                   : a.str("dataset") + ":" + a.str("data"),
+                                                            "train"),
+                                         a.str("classes"))
+                              ->size();
+        int64_t K = 4096;
+        while (K > PB && 4 * K > int64_t(double(n) * a.real("data-fraction"))) K /= 2;
+        K = std::max<int64_t>(PB, K / PB * PB);
+        pa.insert(pa.end(), {"--moco-k", std::to_string(K)});
       }
       r.pretrain.argv = cat(cat(common, arch_flags(r.family)), pa);
       r.finetune.command = "finetune";
@@ -271,6 +332,7 @@ int compare_command(const std::vector<std::string>& argv) {
       r.knn_curve = column(RunDir(r.pretrain.dir), "knn_top1");
       for (double k : r.knn_curve)
         if (k >= 0) r.knn = k;
+      r.knn_init = read_number(r.pretrain.dir + "/knn_init.json", "knn_top1", -1);
     }
     results.push_back(r);
   }
@@ -280,7 +342,7 @@ int compare_command(const std::vector<std::string>& argv) {
   // monitor of the pretraining runs beside them.
   std::vector<Panel> panels = {Panel{"training loss (fine-tuning / supervised)", "epoch", "cross-entropy", {}},
                                Panel{"validation top-1", "epoch", "top-1 (%)", {}}};
-  Panel knn_panel{"MoCo pretraining: kNN top-1 (labels unused in training)", "pretraining epoch", "kNN top-1 (%)", {}};
+  Panel knn_panel{"MoCo pretraining: kNN top-1 (epoch 0: random init)", "pretraining epoch", "kNN top-1 (%)", {}};
   panels[0].key = "top right";
   const std::map<std::string, std::string> colors = {
       {"resnet", "#1f77b4"}, {"moco_resnet", "#2ca02c"}, {"vit", "#ff7f0e"}, {"moco_vit", "#d62728"}};
@@ -292,6 +354,7 @@ int compare_command(const std::vector<std::string>& argv) {
     panels[1].series.push_back(v);
     if (r.pretrained) {
       Series k{r.name, {}, {}, colors.at(r.name)};
+      if (r.knn_init >= 0) k.x.push_back(0), k.y.push_back(r.knn_init);
       for (size_t i = 0; i < r.knn_curve.size(); ++i)
         if (r.knn_curve[i] >= 0) k.x.push_back(double(i + 1)), k.y.push_back(r.knn_curve[i]);
       if (!k.x.empty()) knn_panel.series.push_back(k);
@@ -330,7 +393,10 @@ int compare_command(const std::vector<std::string>& argv) {
   for (auto& r : results)
     md += fmt::format("| {} | {} | {} | {} | {:.2f}% | {:.2f}% | {:.2f} | {} |\n", r.name,
                       r.pretrained ? fmt::format("MoCo {}{}", a.str(r.family == "resnet" ? "moco-resnet" : "moco-vit"),
-                                                 r.knn >= 0 ? fmt::format(" (kNN {:.1f}%)", r.knn) : "")
+                                                 r.knn < 0         ? std::string()
+                                                 : r.knn_init < 0 ? fmt::format(" (kNN {:.1f}%)", r.knn)
+                                                                  : fmt::format(" (kNN {:.1f}%, at init {:.1f}%)", r.knn,
+                                                                                r.knn_init))
                                    : std::string("none"),
                       r.pretrain_epochs, r.epochs, r.best, r.final_top1, r.smooth, fmt_duration(r.seconds));
   md += "\n*smoothness*: the mean absolute change of validation top-1 from one epoch to the next, in points "
@@ -338,6 +404,7 @@ int compare_command(const std::vector<std::string>& argv) {
         "included. kNN: the pretrained encoder's kNN top-1 (k 200, T 0.1) on the validation split after "
         "pretraining.\n\n";
   md += plot_note.empty() ? "![training curves](curves.png)\n\n" : "(" + plot_note + ")\n\n";
+  md += reading(results, a.str("preset"));
   md += "## Models\n\n";
   md += fmt::format("* resnet, moco_resnet: ResNet-18 with the small-image stem (3x3 conv, no max-pool), base width "
                     "{}.\n* vit, moco_vit: ViT (patch {}, width {}, depth {}, {} heads), cls token, fixed 2-D sin-cos "

@@ -174,6 +174,10 @@ int pretrain_command(const std::vector<std::string>& argv) {
                B * (c.symmetric ? 2 : 1), c.symmetric ? " x 2 with --symmetric" : "");
     model = std::make_shared<contrastive::MoCoV2>(make_backbone(spec), c);
     encoder_prefix = "encoder_q.";
+    if (2 * c.K > d.train->size())
+      std::printf("note: the queue (--moco-k %lld) holds more than half of the %lld training images, so an image's "
+                  "own earlier keys often serve as its negatives; a smaller --moco-k suits this data set\n",
+                  (long long)c.K, (long long)d.train->size());
   }
   model->to(run.device);
   std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %lld trainable parameters; run folder %s\n",

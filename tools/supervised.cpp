@@ -105,9 +105,10 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
                           : "cosine lr schedule (on by default unless --schedule is given)")
       .opt("warmup-epochs", linear ? "0" : "auto", "linear lr warm-up epochs, then per-iteration cosine (auto: "
                                                    "ViT 5, ResNet 0)")
-      .opt("crop-min", "auto", "RandomResizedCrop's smallest scale (auto: 0.08 as main_lincls.py; 0.25 for "
-                               "images of 64 px or less)")
-      .opt("eval-batch-size", "256", "images per evaluation step");
+      .opt("crop-min", "auto", "RandomResizedCrop's smallest scale (auto: 0.08 as main_lincls.py; 0.8 for "
+                               "images of 64 px or less, close to CIFAR's pad-and-crop)")
+      .opt("eval-batch-size", "256", "images per evaluation step")
+      .opt("val-samples", "0", "evaluate on a stratified, seeded subset of this many test images (0: all)");
   add_run_flags(a, "runs/" + name);
   if (!a.parse(argv)) return 0;
 
@@ -122,7 +123,10 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
       adopt_model_flags(args, pre);
     }
     d = open_data(args, args.real("label-fraction", 0, 1), uint64_t(args.integer("seed", 0)));
-    if (args.str("crop-min") == "auto") args.set("crop-min", d.size <= 64 ? "0.25" : "0.08");
+    const int64_t nval = args.integer("val-samples", 0);
+    if (nval > 0 && nval < d.val->size())
+      d.val = data::subset_by_fraction(d.val, double(nval) / double(d.val->size()), uint64_t(args.integer("seed", 0)));
+    if (args.str("crop-min") == "auto") args.set("crop-min", d.size <= 64 ? "0.8" : "0.08");
     const bool vit = args.str("arch").rfind("vit", 0) == 0;
     const double B = double(args.integer("batch-size", 1));
     if (args.str("optimizer") == "auto") args.set("optimizer", vit ? "adamw" : "sgd");
