@@ -23,12 +23,24 @@ Args& Args::flag(const std::string& name, const std::string& help) {
   return *this;
 }
 
+Args& Args::alias(const std::string& spelling, const std::string& name) {
+  MOCO_CHECK(opts_.count(name), "internal: alias {} of undeclared option --{}", spelling, name);
+  aliases_[spelling] = name;
+  spellings_[name].push_back(spelling);
+  return *this;
+}
+
 bool Args::parse(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       print_help();
       return false;
+    }
+    {  // an alias, alone or as alias=value
+      const size_t eq = a.find('=');
+      auto al = aliases_.find(a.substr(0, eq));
+      if (al != aliases_.end()) a = "--" + al->second + (eq == std::string::npos ? "" : a.substr(eq));
     }
     MOCO_CHECK(a.rfind("--", 0) == 0, "unexpected argument '{}' (options start with --; see moco {} --help)", a,
                command_);
@@ -127,6 +139,8 @@ void Args::print_help() const {
   for (auto& n : order_) {
     const Opt& o = opts_.at(n);
     std::string left = "--" + n + (o.is_flag ? "" : " " + (o.def.empty() ? std::string("VALUE") : o.def));
+    if (auto sp = spellings_.find(n); sp != spellings_.end())
+      for (auto& alt : sp->second) left += ", " + alt;
     std::printf("  %-28s %s\n", left.c_str(), o.help.c_str());
   }
 }

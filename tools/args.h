@@ -15,6 +15,9 @@ class Args {
   // Declarations (before parse). `def` is the default shown in --help.
   Args& opt(const std::string& name, const std::string& def, const std::string& help);
   Args& flag(const std::string& name, const std::string& help);  // boolean switch, default off
+  // Another spelling of a declared option, as the official scripts have them:
+  // alias("-b", "batch-size"), alias("--learning-rate", "lr"). Shown in --help.
+  Args& alias(const std::string& spelling, const std::string& name);
 
   // Returns false when --help was asked for (help already printed).
   bool parse(const std::vector<std::string>& argv);
@@ -42,6 +45,8 @@ class Args {
   std::string command_, description_;
   std::vector<std::string> order_;
   std::map<std::string, Opt> opts_;
+  std::map<std::string, std::string> aliases_;                   // spelling -> option name
+  std::map<std::string, std::vector<std::string>> spellings_;    // option name -> its aliases
 };
 
 }  // namespace moco::cli

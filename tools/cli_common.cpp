@@ -30,7 +30,8 @@ void add_data_flags(Args& a, bool supervised) {
     a.opt("data-fraction", "1", "fraction of each class's training images used for pretraining");
   a.opt("image-size", "0", "model input side in pixels (0: the data set's own, 224 above 96 px)")
       .opt("channels", "0", "model input channels (0: 1 for grayscale data, else 3)")
-      .opt("workers", "2", "data loader threads (-j)");
+      .opt("workers", "2", "data loader threads")
+      .alias("-j", "workers");
 }
 
 static std::vector<std::string> split_list(const std::string& s) {
@@ -101,14 +102,15 @@ DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool wa
 // ----------------------------------------------------------------- models
 
 void add_model_flags(Args& a) {
-  a.opt("arch", "resnet18", "backbone: resnet18 | resnet34 | resnet50 | vit_tiny | vit_small | vit_base (-a)")
+  a.opt("arch", "resnet18", "backbone: resnet18 | resnet34 | resnet50 | vit_tiny | vit_small | vit_base")
       .opt("width", "64", "ResNet: channels of the first stage (64 as torchvision; 16-32 for quick CPU runs)")
       .opt("stem", "auto", "ResNet stem: small (3x3 conv, no max-pool: CIFAR-sized images) | imagenet | auto "
                            "(small up to 64 px)")
       .opt("patch-size", "0", "ViT patch side (0: 16 from 96 px up, else 4)")
       .opt("vit-depth", "0", "ViT blocks (0: the arch's, 12)")
       .opt("vit-dim", "0", "ViT embedding width (0: the arch's: tiny 192, small 384, base 768)")
-      .opt("vit-heads", "0", "ViT attention heads (0: the arch's: tiny 3, small 12, base 12)");
+      .opt("vit-heads", "0", "ViT attention heads (0: the arch's: tiny 3, small 12, base 12)")
+      .alias("-a", "arch");
 }
 
 static std::string bool_str(bool b) { return b ? "1" : "0"; }

@@ -42,7 +42,7 @@ struct Preset {
 // quick: sized to finish within 15 minutes on a 2-core CPU (see README);
 // full: the seed study's 50 fine-tuning epochs on every labelled image.
 Preset preset(const std::string& name) {
-  if (name == "quick") return {8, 2, 8, 64, 4, 2, 128, 128, 2, 2000, 1000, 2000, 0.1, 0.25};
+  if (name == "quick") return {8, 2, 8, 64, 4, 2, 128, 128, 2, 1000, 1000, 2000, 0.1, 0.2};
   if (name == "full") return {50, 100, 32, 192, 6, 3, 128, 256, 10, 0, 0, 0, 1.0, 1.0};
   fail("--preset must be quick or full, got '{}'", name);
 }

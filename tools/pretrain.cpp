@@ -81,7 +81,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
                          "v3 lars 0.6, adamw 1.5e-4)")
       .opt("momentum", "0.9", "SGD / LARS momentum")
       .opt("wd", "auto", "weight decay (v1/v2 1e-4, 5e-4 for images <= 64 px; v3 lars 1e-6, adamw 0.1)")
-      .opt("batch-size", "auto", "images per step (-b) (v1/v2 256, 512 for images <= 64 px; v3 4096, 256 for "
+      .opt("batch-size", "auto", "images per step (v1/v2 256, 512 for images <= 64 px; v3 4096, 256 for "
                                  "images <= 64 px)")
       .opt("epochs", "auto", "epochs (v1/v2 200; v3 ResNet 100, ViT 300)")
       .opt("schedule", "120,160", "v1/v2 without --cos: epochs at which the lr drops 10x")
@@ -95,6 +95,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
       .opt("knn-features", "backbone", "kNN monitor features: backbone (pooled, before the head) | head (the query "
                                        "encoder's output, as the CIFAR-10 demo)")
       .flag("knn-init", "also measure the kNN top-1 at random initialisation (knn_init.json)");
+  a.alias("-b", "batch-size").alias("--learning-rate", "lr").alias("--weight-decay", "wd");
   add_run_flags(a, "runs/pretrain");
   if (!a.parse(argv)) return 0;
 

@@ -92,7 +92,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   add_data_flags(a, true);
   add_model_flags(a);
   a.opt("epochs", "100", "epochs")
-      .opt("batch-size", "256", "images per step (-b)")
+      .opt("batch-size", "256", "images per step")
       .opt("optimizer", linear ? "sgd" : "auto", "sgd | adamw | lars (auto: sgd for ResNets, adamw for ViTs)")
       .opt("lr", linear ? "30" : "auto",
            linear ? "learning rate (main_lincls.py: 30)"
@@ -109,6 +109,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
                                "images of 64 px or less, close to CIFAR's pad-and-crop)")
       .opt("eval-batch-size", "256", "images per evaluation step")
       .opt("val-samples", "0", "evaluate on a stratified, seeded subset of this many test images (0: all)");
+  a.alias("-b", "batch-size").alias("--learning-rate", "lr").alias("--weight-decay", "wd");
   add_run_flags(a, "runs/" + name);
   if (!a.parse(argv)) return 0;
 

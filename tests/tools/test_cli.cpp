@@ -105,3 +105,15 @@ TEST_CASE("plot writes a PNG through gnuplot") {
   f.read(magic, 8);
   CHECK(std::string(magic + 1, 3) == "PNG");
 }
+
+TEST_CASE("flags: aliases as the official scripts spell them") {
+  Args a("test", "a test command");
+  a.opt("batch-size", "256", "batch").opt("lr", "0.03", "lr").alias("-b", "batch-size").alias("--learning-rate", "lr");
+  REQUIRE(a.parse({"-b", "64", "--learning-rate=0.5"}));
+  CHECK(a.integer("batch-size") == 64);
+  CHECK(a.real("lr") == 0.5);
+  CHECK(a.given("lr"));
+  Args b("test", "a test command");
+  b.opt("lr", "0.03", "lr");
+  CHECK_THROWS_CONTAINS(b.alias("-x", "nothing"), "undeclared option");
+}

@@ -253,7 +253,7 @@ TEST_CASE("compare: four runs, report.md with the table and the commands, curves
   const std::string out = d.out("study");
   REQUIRE(compare_command(d.args({"--classes", "0,1,2,3", "--epochs", "2", "--pretrain-epochs", "2", "--width", "4",
                                   "--vit-dim", "16", "--vit-depth", "1", "--vit-heads", "2", "--batch-size", "16",
-                                  "--pretrain-batch-size", "16", "--label-fraction", "0.5", "--out", out})) == 0);
+                                  "--pretrain-batch-size", "16", "--label-fraction", "0.5", "--data-fraction", "1", "--out", out})) == 0);
   std::ifstream f(out + "/report.md");
   std::string md((std::istreambuf_iterator<char>(f)), {});
   for (const char* row : {"| resnet | none |", "| moco_resnet | MoCo v2", "| vit | none |", "| moco_vit | MoCo v3"})
