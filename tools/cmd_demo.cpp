@@ -79,7 +79,7 @@ int run(const std::vector<std::string>& argv) {
   return last < first ? 0 : 1;
 }
 
-Register reg({"demo", "train a small MLP on generated spirals (what `make run` runs for now)", run});
+Register reg({"demo", "train a small MLP on generated spirals (a seconds-long end-to-end check of the stack)", run});
 
 }  // namespace
 }  // namespace moco::cli

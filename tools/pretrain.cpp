@@ -85,7 +85,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
                                  "images <= 64 px)")
       .opt("epochs", "auto", "epochs (v1/v2 200; v3 ResNet 100, ViT 300)")
       .opt("schedule", "120,160", "v1/v2 without --cos: epochs at which the lr drops 10x")
-      .opt("warmup-epochs", "auto", "v3: linear lr warm-up epochs (ResNet 10, ViT 40)")
+      .opt("warmup-epochs", "auto", "v3: linear lr warm-up epochs (ResNet 10 of 100, ViT 40 of 300; proportionally "
+                                    "fewer for shorter runs)")
       .opt("crop-min", "auto", "RandomResizedCrop's smallest scale (v1/v2 0.2, v3 0.08)")
       .opt("knn-every", "1", "kNN monitor (on the test split) every N epochs and after the last (0: off)")
       .opt("knn-k", "200", "kNN monitor: neighbours")
@@ -131,7 +132,11 @@ int pretrain_command(const std::vector<std::string>& argv) {
     def("wd", v3 ? (opt == "adamw" ? "0.1" : "1e-6") : small ? "5e-4" : "1e-4");
     def("batch-size", v3 ? (small ? "256" : "4096") : small ? "512" : "256");
     def("epochs", v3 ? (vit ? "300" : "100") : "200");
-    def("warmup-epochs", v3 ? (vit ? "40" : "10") : "0");
+    // moco-v3: 10 of 100 epochs (ResNet), 40 of 300 (ViT); proportionally fewer for shorter runs.
+    if (args.str("warmup-epochs") == "auto") {
+      const double full = vit ? 40 : 10, of = vit ? 300 : 100, e = double(args.integer("epochs", 1));
+      args.set("warmup-epochs", v3 ? fmt::format("{:g}", std::floor(std::min(full, full * e / of))) : "0");
+    }
     def("crop-min", v3 ? "0.08" : "0.2");
   };
   RunSetup run = setup_run(a, "pretrain", argv, resolve);

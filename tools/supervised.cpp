@@ -104,7 +104,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
       .flag("cos", linear ? "cosine lr schedule instead of the step schedule"
                           : "cosine lr schedule (on by default unless --schedule is given)")
       .opt("warmup-epochs", linear ? "0" : "auto", "linear lr warm-up epochs, then per-iteration cosine (auto: "
-                                                   "ViT 5, ResNet 0)")
+                                                   "ViT 5 but at most epochs/10, ResNet 0)")
       .opt("crop-min", "auto", "RandomResizedCrop's smallest scale (auto: 0.08 as main_lincls.py; 0.8 for "
                                "images of 64 px or less, close to CIFAR's pad-and-crop)")
       .opt("eval-batch-size", "256", "images per evaluation step")
@@ -137,7 +137,8 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     if (args.str("lr") == "auto")
       args.set("lr", fmt::format("{:g}", opt == "adamw" ? 5e-4 * B / 512 : 0.1 * B / 256));
     if (args.str("wd") == "auto") args.set("wd", opt == "adamw" ? "0.05" : opt == "lars" ? "1e-6" : "5e-4");
-    if (args.str("warmup-epochs") == "auto") args.set("warmup-epochs", vit ? "5" : "0");
+    if (args.str("warmup-epochs") == "auto")  // DeiT's 5; at most a tenth of the epochs
+      args.set("warmup-epochs", vit ? std::to_string(std::min<int64_t>(5, args.integer("epochs", 1) / 10)) : "0");
     if (!linear && !args.given("cos") && args.str("schedule").empty()) args.set("cos", "1");
   };
   RunSetup run = setup_run(a, name, argv, resolve);
