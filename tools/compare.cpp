@@ -43,7 +43,7 @@ struct Preset {
 // full: the seed study's 50 fine-tuning epochs on every labelled image.
 Preset preset(const std::string& name) {
   if (name == "quick") return {8, 2, 8, 64, 4, 2, 128, 128, 2, 1000, 1000, 2000, 0.1, 0.2};
-  if (name == "full") return {50, 100, 32, 192, 6, 3, 128, 256, 10, 0, 0, 0, 1.0, 1.0};
+  if (name == "full") return {50, 50, 16, 128, 6, 4, 128, 256, 5, 0, 0, 0, 1.0, 1.0};
   fail("--preset must be quick or full, got '{}'", name);
 }
 
@@ -140,7 +140,8 @@ int compare_command(const std::vector<std::string>& argv) {
          "loss and validation top-1 per epoch) and the four runs' folders. Defaults: Fashion-MNIST's four "
          "upper-body garment classes (T-shirt/top, Pullover, Coat, Shirt). 'auto' values come from --preset: quick "
          "(within 15 minutes on a 2-core CPU: small models, 10% of the labels, short schedules) or full (50 "
-         "fine-tuning epochs on every label, 100 pretraining epochs).");
+         "fine-tuning epochs on every label after 50 pretraining epochs: about a day on a 2-core CPU, or use "
+         "--device cuda).");
   const Preset q = preset("quick"), f = preset("full");
   auto both = [&](const char* what, double qv, double fv) { return fmt::format("{} (quick {:g}, full {:g})", what, qv, fv); };
   a.opt("preset", "quick", "quick | full")
