@@ -272,6 +272,7 @@ std::string checkpoint_file(const std::string& p) {
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve) {
   RunSetup r;
+  std::string original_command;
   if (!a.str("resume").empty()) {
     r.resume_from = checkpoint_file(a.str("resume"));
     MOCO_CHECK(fs::is_regular_file(r.resume_from), "--resume: no checkpoint at {}", r.resume_from);
@@ -282,9 +283,12 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
       std::ifstream f(cfg);
       std::string text((std::istreambuf_iterator<char>(f)), {});
       nn::Json j = nn::parse_json(text, cfg);
-      for (auto& [k, v] : j.members)
-        if (k != "command" && k != "out" && k != "resume" && k != "stop-after" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string)
+      for (auto& [k, v] : j.members) {
+        if (k == "command" && v.kind == nn::Json::Kind::string) original_command = v.s;
+        if (k != "command" && k != "out" && k != "resume" && k != "stop-after" && a.has(k) && !a.given(k) &&
+            v.kind == nn::Json::Kind::string)
           a.set(k, v.s);
+      }
     }
   }
   if (resolve) resolve(a);
@@ -294,7 +298,10 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   if (!r.device.is_cpu()) (void)backend_for(r.device);  // throws a clear error without CUDA or a GPU
   r.seed = uint64_t(a.integer("seed", 0));
   r.dir = std::make_unique<RunDir>(a.str("out"));
-  r.dir->write_config(a.values(), command_line(command, argv));
+  // A resumed run keeps the command that started it; the latest resume is noted beside it.
+  std::map<std::string, std::string> config = a.values();
+  if (!original_command.empty()) config["resumed_with"] = command_line(command, argv);
+  r.dir->write_config(config, original_command.empty() ? command_line(command, argv) : original_command);
   return r;
 }
 
@@ -387,11 +394,11 @@ void adopt_model_flags(Args& a, const Pretrained& p) {
 void check_finite_loss(double loss, int64_t epoch, int64_t step, int64_t steps_per_epoch, int64_t global_step,
                        const std::string& checkpoint) {
   if (std::isfinite(loss)) return;
-  const bool have = fs::is_regular_file(checkpoint);
+  const bool have = !checkpoint.empty() && fs::is_regular_file(checkpoint);
   fail("the loss became {} at epoch {}, step {}/{} (global step {}); stopping. {}", loss, epoch + 1, step + 1,
        steps_per_epoch, global_step + 1,
        have ? "The last good checkpoint is " + checkpoint + " (continue with --resume, perhaps with a lower --lr)"
-            : std::string("No checkpoint was written yet (the first epoch did not finish)"));
+            : std::string("This run has no checkpoint yet (its first epoch did not finish)"));
 }
 
 double top1_correct(const Tensor& logits, const Tensor& labels) {

@@ -288,7 +288,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
       Tensor x1 = to_device(b.views[0], run.device), x2 = to_device(b.views[1], run.device);
       contrastive::MoCoOutput out = model->forward_views(x1, x2);
       const double l = out.loss.item();
-      check_finite_loss(l, epoch, i, iters, epoch * iters + i, ckpt_path);
+      check_finite_loss(l, epoch, i, iters, epoch * iters + i,
+                        epoch > 0 && (epoch > start_epoch || !run.resume_from.empty()) ? ckpt_path : "");
       opt->zero_grad();
       out.loss.backward();
       opt->step();
@@ -322,6 +323,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     c.meta["epoch"] = std::to_string(epoch + 1);
     c.meta["epochs"] = std::to_string(epochs);
     c.meta["dataset"] = d.spec;
+    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
     if (do_knn) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
     save_checkpoint(ckpt_path, c);
     run.dir->append_metrics({{"epoch", double(epoch + 1)},

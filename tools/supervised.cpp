@@ -276,7 +276,8 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
       }
       Tensor loss = cross_entropy(logits, y);
       const double l = loss.item();
-      check_finite_loss(l, epoch, i, iters, epoch * iters + i, ckpt_path);
+      check_finite_loss(l, epoch, i, iters, epoch * iters + i,
+                        epoch > 0 && (epoch > start_epoch || !run.resume_from.empty()) ? ckpt_path : "");
       opt->zero_grad();
       loss.backward();
       opt->step();
@@ -308,6 +309,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     c.meta["epochs"] = std::to_string(epochs);
     c.meta["val_top1"] = fmt::format("{:.4f}", ev.top1);
     c.meta["dataset"] = d.spec;
+    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
     save_checkpoint(ckpt_path, c);
     run.dir->append_metrics({{"epoch", double(epoch + 1)},
                              {"lr", opt->lr()},

@@ -132,6 +132,13 @@ TEST_CASE("pretrain v2: 2 epochs straight == 1 epoch + --resume + 1 epoch, bit f
   REQUIRE(pretrain_command({"--resume", d.out("v2_split")}) == 0);
   check_same_checkpoint(d.out("v2_straight"), d.out("v2_split"));
   CHECK(column(d.out("v2_straight"), "loss") == column(d.out("v2_split"), "loss"));
+  {  // config.json keeps the command that started the run and notes the resume
+    std::ifstream f(d.out("v2_split") + "/config.json");
+    std::string cfg((std::istreambuf_iterator<char>(f)), {});
+    CHECK(cfg.find("\"command\": \"moco pretrain --dataset mnist") != std::string::npos);
+    CHECK(cfg.find("\"resumed_with\": \"moco pretrain --resume") != std::string::npos);
+    CHECK(cfg.find("\"moco-k\": \"64\"") != std::string::npos);
+  }
   CHECK(column(d.out("v2_split"), "epoch") == std::vector<double>{1, 2});
   // The checkpoint holds the queue and the key encoder.
   Checkpoint c = load_checkpoint(d.out("v2_split"));
@@ -179,7 +186,7 @@ TEST_CASE("train: resume is bit-exact; a NaN loss stops with the step and keeps 
   // NaN in the first epoch: nothing to fall back on, and the message says so.
   CHECK_THROWS_CONTAINS(
       supervised_command(SupervisedMode::train, d.args(plus(base, {"--out", d.out("nan0"), "--lr", "1e30"}))),
-      "No checkpoint was written yet");
+      "This run has no checkpoint yet");
   CHECK_FALSE(fs::exists(d.out("nan0") + "/checkpoint.safetensors"));
 }
 
