@@ -35,6 +35,9 @@ static void prefer_passive_openmp(char** argv) {
 
 int main(int argc, char** argv) {
   prefer_passive_openmp(argv);
+  // Lines appear as they are written even when stdout is a log file (nohup,
+  // tee), so a long run can be followed while it runs.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage();
     return argc < 2 ? 2 : 0;
