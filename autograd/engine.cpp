@@ -28,8 +28,12 @@ struct AccumulateGrad final : Node {
     MOCO_CHECK(g.shape() == impl->shape, "backward: gradient of shape {} for a leaf of shape {}",
                shape_str(g.shape()), shape_str(impl->shape));
     if (!impl->grad) {
-      // Own the gradient storage: g may alias a tensor saved elsewhere.
-      impl->grad = g.contiguous().same(g) ? g.clone().impl_ptr() : g.contiguous().impl_ptr();
+      // Own the gradient storage: g may alias a tensor saved elsewhere. A
+      // contiguous g that nothing else references (a backward's fresh
+      // result, which the engine hands over) is taken as it is: no copy.
+      const bool sole = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1;
+      if (sole && g.is_contiguous()) impl->grad = g.impl_ptr();
+      else impl->grad = g.contiguous().same(g) ? g.clone().impl_ptr() : g.contiguous().impl_ptr();
     } else {
       Tensor(impl->grad).add_(g);
     }

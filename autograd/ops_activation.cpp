@@ -10,14 +10,16 @@ using Grads = std::vector<Tensor>;
 Tensor relu(const Tensor& x) {
   Tensor out = k::unary(UnaryOp::relu, x);
   // Kink at 0: gradient 0 there, as PyTorch. gradcheck avoids inputs near 0.
-  record(out, "relu", {x}, [y = out.detach()](const Tensor& g) { return Grads{mul(g, gt(y, 0.0))}; });
+  record(out, "relu", {x}, [y = out.detach()](const Tensor& g) {
+    return Grads{k::binary(BinaryOp::relu_backward, g, y, "relu backward")};
+  });
   return out;
 }
 
 Tensor gelu(const Tensor& x) {
   Tensor out = k::unary(UnaryOp::gelu, x);
   record(out, "gelu", {x}, [xd = x.detach()](const Tensor& g) {
-    return Grads{mul(g, k::unary(UnaryOp::gelu_grad, xd))};
+    return Grads{k::binary(BinaryOp::gelu_backward, g, xd, "gelu backward")};
   });
   return out;
 }

@@ -69,12 +69,36 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// y = x Wᵀ + b with its own backward: dW = gᵀ x comes out as [out, in]
+// directly (through matmul and t() it would be [in, out], transposed by a
+// copy), and db sums g over its leading dims in place.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   MOCO_CHECK(weight.dim() == 2, "linear: weight must be [out, in], got {}", shape_str(weight.shape()));
   MOCO_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input {} does not end in in_features = {}",
              shape_str(x.shape()), weight.size(1));
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? add(y, bias) : y;
+  if (bias.defined()) {
+    Shape ys = x.shape();
+    ys.back() = weight.size(0);
+    if (broadcast_shapes(ys, bias.shape(), "linear") != ys)  // a bias that broadcasts the output up: rare
+      return add(matmul(x, weight.t()), bias);
+  }
+  Tensor y;
+  {
+    NoGradGuard no_grad;  // one node for the whole op, recorded below
+    y = matmul(x, weight.t());
+    if (bias.defined()) y = add(y, bias);
+  }
+  const bool gx = needs_grad({x}), gw = needs_grad({weight});
+  const int64_t in = weight.size(1), out = weight.size(0);
+  record(y, "linear", {x, weight, bias},
+         [xd = gw ? x.detach() : Tensor(), wd = gx ? weight.detach() : Tensor(), in, out,
+          bias_shape = bias.defined() ? std::optional<Shape>(bias.shape()) : std::nullopt](const Tensor& g) {
+           Tensor dx = wd.defined() ? matmul(g, wd) : Tensor();
+           Tensor dw = xd.defined() ? matmul(g.reshape({-1, out}).t(), xd.reshape({-1, in})) : Tensor();
+           Tensor db = bias_shape ? sum_to(g, *bias_shape) : Tensor();
+           return std::vector<Tensor>{dx, dw, db};
+         });
+  return y;
 }
 
 }  // namespace moco

@@ -1,4 +1,4 @@
-// Batch norm and layer norm, composed from reductions and elementwise ops.
+// Batch norm and layer norm on fused normalisation kernels.
 #include "autograd/engine.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
@@ -73,20 +73,38 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
   return y;
 }
 
-Tensor layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
-  MOCO_CHECK(normalized_ndim >= 1 && normalized_ndim <= x.dim(),
-             "layer_norm: cannot normalise the last {} dims of a tensor with {}", normalized_ndim, x.dim());
-  Shape norm_shape(x.shape().end() - normalized_ndim, x.shape().end());
+// Layer norm over the last normalized_ndim dims on two fused kernels (rows ×
+// the product of those dims): the forward saves each row's mean and 1/std,
+// the backward gives dx, dw and db in one pass. Saves the input, as PyTorch.
+Tensor layer_norm(const Tensor& x_in, int64_t normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
+  MOCO_CHECK(normalized_ndim >= 1 && normalized_ndim <= x_in.dim(),
+             "layer_norm: cannot normalise the last {} dims of a tensor with {}", normalized_ndim, x_in.dim());
+  const Shape norm_shape(x_in.shape().end() - normalized_ndim, x_in.shape().end());
   for (const Tensor* t : {&weight, &bias})
-    if (t->defined())
+    if (t->defined()) {
       MOCO_CHECK(t->shape() == norm_shape, "layer_norm: weight/bias must be {}, got {}", shape_str(norm_shape),
                  shape_str(t->shape()));
-  std::vector<int64_t> dims;
-  for (int64_t d = x.dim() - normalized_ndim; d < x.dim(); ++d) dims.push_back(d);
-  Tensor centered = sub(x, mean(x, dims, true));
-  Tensor y = mul(centered, rsqrt(add(mean(mul(centered, centered), dims, true), eps)));
-  if (weight.defined()) y = mul(y, weight);
-  if (bias.defined()) y = add(y, bias);
+      MOCO_CHECK(t->dtype() == x_in.dtype(), "layer_norm: parameter dtype {} differs from input dtype {}",
+                 dtype_name(t->dtype()), dtype_name(x_in.dtype()));
+      k::same_device(*t, x_in, "layer_norm");
+    }
+  int64_t rows = 1;
+  for (int64_t d = 0; d < x_in.dim() - normalized_ndim; ++d) rows *= x_in.size(d);
+  Backend& be = backend_for(x_in);
+  Tensor x = x_in.detach().contiguous();
+  Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
+  Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mu = Tensor::empty({rows}, x.dtype(), x.device()), rstd = Tensor::empty({rows}, x.dtype(), x.device());
+  if (x.numel() > 0) be.layer_norm(y, mu, rstd, x, w, b, eps);
+  const bool grad_w = weight.defined() && weight.requires_grad(), grad_b = bias.defined() && bias.requires_grad();
+  record(y, "layer_norm", {x_in, weight, bias}, [=](const Tensor& g) {
+    Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    Tensor dw = grad_w ? Tensor::zeros(norm_shape, x.dtype(), x.device()) : Tensor();
+    Tensor db = grad_b ? Tensor::zeros(norm_shape, x.dtype(), x.device()) : Tensor();
+    if (x.numel() > 0) backend_for(x).layer_norm_backward(dx, dw, db, g.contiguous(), x, mu, rstd, w);
+    return std::vector<Tensor>{dx, dw, db};
+  });
   return y;
 }
 

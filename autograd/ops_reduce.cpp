@@ -34,6 +34,17 @@ Plan plan(const Tensor& x, const std::vector<int64_t>& dims_in, const char* op) 
 
 // Runs the row reduction; returns values (and indices) with out_shape.
 Tensor reduce_raw(ReduceOp op, const Tensor& x, const Plan& p, Tensor* indices) {
+  // A sum over leading dims of contiguous data (a bias gradient summed over
+  // the batch) reads the columns in place; the general path would first copy
+  // a transpose of all of x.
+  const int64_t k = int64_t(p.dims.size());
+  if (op == ReduceOp::sum && k > 0 && k < x.dim() && p.dims.back() == k - 1 && x.is_contiguous()) {
+    Tensor out = Tensor::empty(p.out_shape, x.dtype(), x.device());
+    if (out.numel() == 0) return out;
+    if (p.len == 0) return out.fill_(0);
+    backend_for(x).sum_cols(out, x);
+    return out;
+  }
   std::vector<int64_t> perm;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (std::find(p.dims.begin(), p.dims.end(), d) == p.dims.end()) perm.push_back(d);

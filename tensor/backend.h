@@ -18,7 +18,12 @@ enum class UnaryOp {
   clamp,      // min(max(x, a), b)
   reciprocal,
 };
-enum class BinaryOp { add, sub, mul, div, maximum, minimum, pow, eq, ne, lt, le, gt, ge };
+enum class BinaryOp {
+  add, sub, mul, div, maximum, minimum, pow, eq, ne, lt, le, gt, ge,
+  // Fused backward passes (a = the output gradient), one pass and no temporary:
+  relu_backward,  // b = relu's output: b > 0 ? a : 0
+  gelu_backward,  // b = gelu's input: a * gelu'(b); floating dtypes only
+};
 enum class ReduceOp { sum, max, min };
 
 struct Backend {
@@ -39,6 +44,10 @@ struct Backend {
   virtual void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
   // x is contiguous [rows, len]; out (and indices, int64, optional) are [rows].
   virtual void reduce_rows(ReduceOp op, const Tensor& out, const Tensor* indices, const Tensor& x) = 0;
+  // Column sums: x is contiguous [rows, cols], out[j] = sum over i of x[i, j]
+  // (bias gradients: sums over the batch without transposing it first).
+  // Accumulates as reduce_rows does; deterministic (the same bits every run).
+  virtual void sum_cols(const Tensor& out, const Tensor& x) = 0;
 
   // c[b] = alpha * op(a[b]) @ op(b[b]) + beta * c[b] for 3-D [batch, rows, cols]
   // views whose last or second-to-last stride is 1 (c: last stride 1).
@@ -66,6 +75,17 @@ struct Backend {
   // out = x * scale[c] + shift[c] (+ x2 * scale2[c] when x2 is defined):
   virtual void channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, const Tensor& shift,
                               const Tensor& x2, const Tensor& scale2) = 0;
+
+  // Layer norm over the rows of contiguous x [rows, len]: per row, mean and
+  // rstd = 1/sqrt(biased var + eps) (both [rows], saved for the backward) and
+  // y = (x - mean) * rstd * w + b; w and b are [len] or undefined.
+  virtual void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& w,
+                          const Tensor& b, double eps) = 0;
+  // Its gradients from dy [rows, len]: dx [rows, len]; dw = sum over rows of
+  // dy * xhat and db = sum of dy ([len], each written only when defined).
+  // The row sums of dw/db are deterministic: the same bits on every run.
+  virtual void layer_norm_backward(const Tensor& dx, const Tensor& dw, const Tensor& db, const Tensor& dy,
+                                   const Tensor& x, const Tensor& mean, const Tensor& rstd, const Tensor& w) = 0;
 
   // Convolution pieces for one image [C,H,W] <-> columns [C*kh*kw, oh*ow]
   // whose rows are `col_ld` apart (oh*ow for one image; more when the

@@ -1,10 +1,29 @@
 // im2col/col2im for convolution, and 2-D max/avg pooling.
+#include <algorithm>
 #include <limits>
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
 
 namespace moco::cpu {
+
+namespace {
+// The output columns x in [lo, hi) of kernel column kj read input columns
+// ix = ix0 + x * sw inside the image; the others read the zero padding.
+// Splitting the row there takes the bounds test out of the inner loops, so
+// that they vectorise (im2col/col2im were ~20% of a ResNet-18 step).
+struct XRange {
+  int64_t lo, hi, ix0;
+};
+XRange x_range(const Backend::ConvGeom& g, int64_t kj) {
+  const int64_t ix0 = kj * g.dw - g.pw;
+  int64_t lo = ix0 >= 0 ? 0 : (-ix0 + g.sw - 1) / g.sw;
+  int64_t hi = g.W - 1 - ix0 < 0 ? 0 : (g.W - 1 - ix0) / g.sw + 1;
+  lo = std::min(lo, g.ow);
+  hi = std::max(lo, std::min(hi, g.ow));
+  return {lo, hi, ix0};
+}
+}  // namespace
 
 void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) {
   dispatch_float(img.dtype(), "im2col", [&](auto tag_) {
@@ -18,6 +37,7 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g
       const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
       T* out = pc + r * g.col_ld;
       const T* plane = pi + c * g.H * g.W;
+      const XRange xr = x_range(g, kj);
       for (int64_t y = 0; y < g.oh; ++y) {
         const int64_t iy = y * g.sh - g.ph + ki * g.dh;
         T* orow = out + y * g.ow;
@@ -26,10 +46,14 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g
           continue;
         }
         const T* irow = plane + iy * g.W;
-        for (int64_t x = 0; x < g.ow; ++x) {
-          const int64_t ix = x * g.sw - g.pw + kj * g.dw;
-          orow[x] = (ix >= 0 && ix < g.W) ? irow[ix] : T(0);
+        const int64_t ix0 = xr.ix0;
+        for (int64_t x = 0; x < xr.lo; ++x) orow[x] = 0;
+        if (g.sw == 1) {
+          for (int64_t x = xr.lo; x < xr.hi; ++x) orow[x] = irow[ix0 + x];
+        } else {
+          for (int64_t x = xr.lo; x < xr.hi; ++x) orow[x] = irow[ix0 + x * g.sw];
         }
+        for (int64_t x = xr.hi; x < g.ow; ++x) orow[x] = 0;
       }
     }
   });
@@ -48,14 +72,17 @@ void CpuBackend::col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g
       for (int64_t ki = 0; ki < g.kh; ++ki)
         for (int64_t kj = 0; kj < g.kw; ++kj) {
           const T* in = pc + ((c * g.kh + ki) * g.kw + kj) * g.col_ld;
+          const XRange xr = x_range(g, kj);
           for (int64_t y = 0; y < g.oh; ++y) {
             const int64_t iy = y * g.sh - g.ph + ki * g.dh;
             if (iy < 0 || iy >= g.H) continue;
             T* irow = plane + iy * g.W;
             const T* crow = in + y * g.ow;
-            for (int64_t x = 0; x < g.ow; ++x) {
-              const int64_t ix = x * g.sw - g.pw + kj * g.dw;
-              if (ix >= 0 && ix < g.W) irow[ix] += crow[x];
+            const int64_t ix0 = xr.ix0;
+            if (g.sw == 1) {
+              for (int64_t x = xr.lo; x < xr.hi; ++x) irow[ix0 + x] += crow[x];
+            } else {
+              for (int64_t x = xr.lo; x < xr.hi; ++x) irow[ix0 + x * g.sw] += crow[x];
             }
           }
         }

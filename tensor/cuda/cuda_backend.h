@@ -4,7 +4,8 @@
 //
 //   cuda_backend.cpp  device set-up, memory, host<->device copies, the entry point
 //   elementwise.cu    copy/cast, fill, unary, binary, where, channel_affine
-//   reduce.cu         reduce_rows, softmax (+ backward), channel_moments, channel_grad_sums
+//   reduce.cu         reduce_rows, sum_cols, softmax (+ backward), layer_norm (+ backward),
+//                     channel_moments, channel_grad_sums
 //   index.cu          index_select, index_add, gather, scatter_add
 //   conv_pool.cu      im2col, col2im, max/avg pooling (+ backward)
 //   random.cu         Philox uniform and normal fills
@@ -57,6 +58,7 @@ class CudaBackend final : public Backend {
   void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) override;
   void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) override;
   void reduce_rows(ReduceOp op, const Tensor& out, const Tensor* indices, const Tensor& x) override;
+  void sum_cols(const Tensor& out, const Tensor& x) override;
   void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b, double beta,
             const Tensor& c) override;
   void index_select(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) override;
@@ -70,6 +72,10 @@ class CudaBackend final : public Backend {
                          const Tensor& sum_dy_xmu) override;
   void channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, const Tensor& shift, const Tensor& x2,
                       const Tensor& scale2) override;
+  void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& w,
+                  const Tensor& b, double eps) override;
+  void layer_norm_backward(const Tensor& dx, const Tensor& dw, const Tensor& db, const Tensor& dy, const Tensor& x,
+                           const Tensor& mean, const Tensor& rstd, const Tensor& w) override;
   void im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) override;
   void col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) override;
   void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeom& g) override;

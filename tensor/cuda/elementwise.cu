@@ -24,6 +24,13 @@ struct FillF {
 };
 
 template <class T>
+__device__ __forceinline__ T gelu_grad_of(T v) {
+  const T cdf = T(0.5) * (T(1) + d_erf(v * T(M_SQRT1_2)));
+  const T pdf = d_exp(T(-0.5) * v * v) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+  return cdf + v * pdf;
+}
+
+template <class T>
 __device__ __forceinline__ T unary_float(UnaryOp op, T v, T a, T b) {
   switch (op) {
     case UnaryOp::neg: return -v;
@@ -38,11 +45,7 @@ __device__ __forceinline__ T unary_float(UnaryOp op, T v, T a, T b) {
     case UnaryOp::sigmoid: return T(1) / (T(1) + d_exp(-v));
     case UnaryOp::erf: return d_erf(v);
     case UnaryOp::gelu: return T(0.5) * v * (T(1) + d_erf(v * T(M_SQRT1_2)));
-    case UnaryOp::gelu_grad: {
-      const T cdf = T(0.5) * (T(1) + d_erf(v * T(M_SQRT1_2)));
-      const T pdf = d_exp(T(-0.5) * v * v) * T(0.3989422804014327);  // 1/sqrt(2 pi)
-      return cdf + v * pdf;
-    }
+    case UnaryOp::gelu_grad: return gelu_grad_of(v);
     case UnaryOp::affine: return a * v + b;
     case UnaryOp::pow: return a == T(2) ? v * v : d_pow(v, a);
     case UnaryOp::clamp: {  // std::min(std::max(v, a), b): NaN stays NaN
@@ -101,6 +104,10 @@ __device__ __forceinline__ T binary_apply(BinaryOp op, T x, T y) {
     case BinaryOp::le: return T(x <= y);
     case BinaryOp::gt: return T(x > y);
     case BinaryOp::ge: return T(x >= y);
+    case BinaryOp::relu_backward: return y > T(0) ? x : T(0);
+    case BinaryOp::gelu_backward:
+      if constexpr (std::is_floating_point_v<T>) return x * gelu_grad_of(y);
+      else return x;  // refused on the host
   }
   return x;
 }
@@ -180,6 +187,8 @@ void CudaBackend::binary(BinaryOp op, const Tensor& out, const Tensor& a, const 
   activate();
   MOCO_CHECK(a.dtype() == b.dtype() && out.dtype() == a.dtype(), "binary: dtype mismatch ({} vs {})",
              dtype_name(a.dtype()), dtype_name(b.dtype()));
+  MOCO_CHECK(op != BinaryOp::gelu_backward || is_floating(a.dtype()),
+             "gelu_backward: needs a floating tensor (float32/float64), got {}", dtype_name(a.dtype()));
   const auto m = make_strided<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()}, "binary");
   dispatch_all(a.dtype(), "binary", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -78,6 +78,34 @@ TEST_CASE("leaf grads do not alias each other") {
   CHECK(b.grad().item() == 1);
 }
 
+TEST_CASE("a leaf takes a fresh gradient without a copy and copies one that is held elsewhere") {
+  Tensor x = vec({1, 2}).requires_grad_();
+  const void* fresh = nullptr;
+  Tensor kept;
+  auto probe = [&](bool keep) {
+    Tensor out = Tensor::empty_like(x);
+    {
+      NoGradGuard ng;
+      out.copy_(x);
+    }
+    record(out, "probe", {x}, [&, keep](const Tensor& g) {
+      Tensor r = mul(g, 2.0);
+      fresh = r.storage()->data();
+      if (keep) kept = r;
+      return std::vector<Tensor>{r};
+    });
+    return out;
+  };
+  sum(probe(false)).backward();
+  CHECK(x.grad().storage()->data() == fresh);  // adopted
+  x.zero_grad();
+  sum(probe(true)).backward();
+  CHECK(x.grad().storage()->data() != fresh);  // `kept` holds it: copied
+  sum(mul(x, 3.0)).backward();                 // accumulates into x.grad only
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{5, 5});
+  CHECK(kept.to_vector<float>() == std::vector<float>{2, 2});
+}
+
 TEST_CASE("views propagate gradients to their base") {
   Tensor x = Tensor::arange(0, 6, 1, DType::f64).requires_grad_();
   Tensor m = x.reshape({2, 3});

@@ -155,6 +155,17 @@ TEST_CASE("gradcheck: layer_norm") {
   CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 1, v[1], v[2]); }, (V{x, w, b}));
   CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 2, Tensor(), Tensor()); }, V{x});
   CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 1, v[1], v[2]); }, (V{leaf_transposed({3, 4}, 28), w, b}));
+  // Weight or bias alone, and affine parameters over two normalised dims.
+  CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 1, v[1], Tensor()); }, (V{x, w}));
+  CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 1, Tensor(), v[1]); }, (V{x, b}));
+  Tensor w2 = leaf({3, 4}, 33), b2 = leaf({3, 4}, 34);
+  CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 2, v[1], v[2], 1e-3); }, (V{x, w2, b2}));
+  // Parameters alone require grad (the input is data).
+  Tensor data = rnd({5, 4}, 35);
+  CHECK_GRADCHECK([data](const V& v) { return layer_norm(data, 1, v[0], v[1]); }, (V{w, b}));
+  // Many rows: the dw/db sums run over several row blocks.
+  Tensor big = leaf({300, 3}, 36), w3 = leaf({3}, 37), b3 = leaf({3}, 38);
+  CHECK_GRADCHECK([](const V& v) { return layer_norm(v[0], 1, v[1], v[2]); }, (V{big, w3, b3}));
 }
 
 TEST_CASE("gradcheck: scaled dot-product attention") {

@@ -97,6 +97,14 @@ TEST_CASE("gradcheck: matmul and linear") {
   CHECK_GRADCHECK([](const V& v) { return matmul(v[0], v[1].transpose(-1, -2)); }, (V{leaf({2, 3, 4}, 17), leaf({2, 5, 4}, 18)}));
   CHECK_GRADCHECK([](const V& v) { return linear(v[0], v[1], v[2]); }, (V{leaf({3, 4}, 19), leaf({2, 4}, 20), leaf({2}, 21)}));
   CHECK_GRADCHECK([](const V& v) { return linear(v[0], v[1]); }, (V{leaf({2, 3, 4}, 22), leaf({5, 4}, 23)}));
+  // linear's own backward: 3-D input with bias, a 1-D input, a transposed
+  // input, the weight alone requiring grad, a bias that broadcasts the output up.
+  CHECK_GRADCHECK([](const V& v) { return linear(v[0], v[1], v[2]); }, (V{leaf({2, 3, 4}, 24), leaf({5, 4}, 25), leaf({5}, 26)}));
+  CHECK_GRADCHECK([](const V& v) { return linear(v[0], v[1], v[2]); }, (V{leaf({4}, 27), leaf({3, 4}, 28), leaf({3}, 29)}));
+  CHECK_GRADCHECK([](const V& v) { return linear(v[0], v[1], v[2]); }, (V{leaf_transposed({3, 4}, 30), leaf({2, 4}, 31), leaf({1, 2}, 32)}));
+  Tensor data = rnd({3, 4}, 33);
+  CHECK_GRADCHECK([data](const V& v) { return linear(data, v[0], v[1]); }, (V{leaf({2, 4}, 34), leaf({2}, 35)}));
+  CHECK_GRADCHECK([](const V& v) { return linear(v[0], v[1], v[2]); }, (V{leaf({3, 4}, 36), leaf({2, 4}, 37), leaf({5, 1, 2}, 38)}));
 }
 
 TEST_CASE("gradcheck: views") {

@@ -215,6 +215,25 @@ TEST_CASE("every binary op and comparison, with broadcasting, in all dtypes") {
       gpu_be().binary(op, out.g, pa.g, pb.g);
       check_same(out, dt == DType::i64 ? Tol{0, 0} : tol_for(dt, {1e-6, 2e-6}), "binary");
     }
+  // The fused backward passes: relu_backward (a = gradient, b = relu's output,
+  // zeros included) and gelu_backward (b = gelu's input, floats only).
+  for (DType dt : kAll)
+    for (BinaryOp op : {BinaryOp::relu_backward, BinaryOp::gelu_backward}) {
+      if (op == BinaryOp::gelu_backward && dt == DType::i64) continue;
+      CAPTURE(int(op));
+      CAPTURE(dtype_name(dt));
+      Tensor b = op == BinaryOp::relu_backward ? tied({6, 7}, 5, dt) : values({6, 7}, 5, dt, 3);  // ties: zeros
+      Pair pa = map(both(dt == DType::i64 ? tied({7, 6}, 6, dt) : values({7, 6}, 6, dt)),
+                    [](const Tensor& t) { return t.t(); });
+      Pair pb = both(b);
+      Pair out = empty_pair({6, 7}, dt);
+      cpu_be().binary(op, out.c, pa.c, pb.c);
+      gpu_be().binary(op, out.g, pa.g, pb.g);
+      check_same(out, dt == DType::i64 ? Tol{0, 0} : tol_for(dt, {1e-6, 2e-6}), "fused backward");
+    }
+  CHECK_THROWS_CONTAINS(gpu_be().binary(BinaryOp::gelu_backward, Tensor::empty({2}, DType::i64, gpu()),
+                                        Tensor::zeros({2}, DType::i64, gpu()), Tensor::zeros({2}, DType::i64, gpu())),
+                        "needs a floating tensor");
   // In place: out aliases an input (Tensor::add_ does this).
   Pair x = both(values({8, 9}, 7, DType::f32));
   Pair y = both(values({9}, 8, DType::f32));
@@ -263,6 +282,21 @@ TEST_CASE("reduce_rows: sum, max and min with indices on short, long and split r
         check_same(out, op == ReduceOp::sum && dt != DType::i64 ? tol_for(dt, {1e-5, 1e-6}) : Tol{0, 0}, "values");
         if (with_idx) check_same(idx, {0, 0}, "indices");
       }
+}
+
+TEST_CASE("sum_cols: column sums of short, tall and wide matrices in every dtype") {
+  SKIP_WITHOUT_CUDA();
+  const Shape shapes[] = {{1, 1}, {5, 3}, {4160, 192}, {70000, 2}, {3, 5000}, {65, 33}};
+  for (DType dt : kAll)
+    for (const Shape& s : shapes) {
+      CAPTURE(dtype_name(dt));
+      CAPTURE(shape_str(s));
+      Pair x = both(dt == DType::i64 ? tied(s, 60, dt) : values(s, 60, dt, 2, 3));
+      Pair out = empty_pair({s[1]}, dt);
+      cpu_be().sum_cols(out.c, x.c);
+      gpu_be().sum_cols(out.g, x.g);
+      check_same(out, dt == DType::i64 ? Tol{0, 0} : tol_for(dt, {1e-4, 1e-6}), "sum_cols");
+    }
 }
 
 TEST_CASE("gemm: transposes, row- and column-major operands, batch strides, alpha and beta") {
@@ -410,6 +444,44 @@ TEST_CASE("batch-norm channel kernels on [N, C] and [N, C, S], small and split a
         check_same(out, tol_for(dt, {1e-6, 1e-6}), "channel_affine");
       }
     }
+}
+
+TEST_CASE("layer-norm kernels: rows short and long (warp and block paths), with and without weight and bias") {
+  SKIP_WITHOUT_CUDA();
+  const Shape shapes[] = {{1, 1}, {3, 5}, {70, 192}, {300, 1000}, {5, 1025}, {4, 5000}, {4160, 192}, {2, 70000}};
+  for (DType dt : kFloats)
+    for (const Shape& s : shapes)
+      for (int affine = 0; affine < 3; ++affine) {  // none, weight only, weight and bias
+        CAPTURE(dtype_name(dt));
+        CAPTURE(shape_str(s));
+        CAPTURE(affine);
+        const int64_t rows = s[0], len = s[1];
+        Pair x = both(values(s, 50, dt, 2, 3));  // mean 3: the variance must not lose digits to it
+        Pair w = affine >= 1 ? both(values({len}, 51, dt)) : Pair{};
+        Pair b = affine >= 2 ? both(values({len}, 52, dt)) : Pair{};
+        Pair y = empty_pair(s, dt), mean = empty_pair({rows}, dt), rstd = empty_pair({rows}, dt);
+        cpu_be().layer_norm(y.c, mean.c, rstd.c, x.c, w.c, b.c, 1e-5);
+        gpu_be().layer_norm(y.g, mean.g, rstd.g, x.g, w.g, b.g, 1e-5);
+        check_same(mean, tol_for(dt, {1e-6, 1e-6}), "mean");
+        check_same(rstd, tol_for(dt, {1e-6, 1e-5}), "rstd");
+        check_same(y, tol_for(dt, {1e-5, 1e-5}), "layer_norm");
+        Pair dy = both(values(s, 53, dt));
+        Pair dx = empty_pair(s, dt), dw = empty_pair({len}, dt), db = empty_pair({len}, dt);
+        const Tensor mean_g = mean.c.to(gpu()), rstd_g = rstd.c.to(gpu());  // the same statistics on both
+        cpu_be().layer_norm_backward(dx.c, dw.c, db.c, dy.c, x.c, mean.c, rstd.c, w.c);
+        gpu_be().layer_norm_backward(dx.g, dw.g, db.g, dy.g, x.g, mean_g, rstd_g, w.g);
+        check_same(dx, tol_for(dt, {1e-5, 1e-4}), "layer_norm dx");
+        check_same(dw, tol_for(dt, {1e-4, 1e-5}), "layer_norm dw");
+        check_same(db, tol_for(dt, {1e-4, 1e-5}), "layer_norm db");
+        // dx alone, and db alone.
+        Pair dx2 = empty_pair(s, dt), db2 = empty_pair({len}, dt);
+        cpu_be().layer_norm_backward(dx2.c, Tensor(), Tensor(), dy.c, x.c, mean.c, rstd.c, w.c);
+        gpu_be().layer_norm_backward(dx2.g, Tensor(), Tensor(), dy.g, x.g, mean_g, rstd_g, w.g);
+        check_same(dx2, tol_for(dt, {1e-5, 1e-4}), "layer_norm dx alone");
+        cpu_be().layer_norm_backward(Tensor(), Tensor(), db2.c, dy.c, x.c, mean.c, rstd.c, w.c);
+        gpu_be().layer_norm_backward(Tensor(), Tensor(), db2.g, dy.g, x.g, mean_g, rstd_g, w.g);
+        check_same(db2, tol_for(dt, {1e-4, 1e-5}), "layer_norm db alone");
+      }
 }
 
 TEST_CASE("im2col and col2im: stride, padding, dilation, rectangular kernels, columns side by side") {
