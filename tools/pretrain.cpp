@@ -49,7 +49,17 @@ double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, d
   lo.num_workers = d.workers;
   data::Pipeline eval = data::eval_transform(preset_options(d));
   data::DataLoader mem(bank, eval, lo), tst(test, eval, lo);
-  return contrastive::knn_evaluate(features, mem, tst, bank->num_classes(), k, T).top1();
+  // The whole train split passes through the encoder: minutes on a CPU, so it gets a bar.
+  auto batches = [&](int64_t n) { return (n + batch_size - 1) / batch_size; };
+  Progress bar("kNN monitor", batches(bank->size()) + batches(test->size()), batch_size);
+  contrastive::FeatureFn counted = [&](const Tensor& x) {
+    Tensor y = features(x);
+    bar.step({});
+    return y;
+  };
+  const double top1 = contrastive::knn_evaluate(counted, mem, tst, bank->num_classes(), k, T).top1();
+  bar.done();
+  return top1;
 }
 
 int pretrain_command(const std::vector<std::string>& argv) {
