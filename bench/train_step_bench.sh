@@ -10,7 +10,8 @@
 # its OpenBLAS keeping its own 2; see /work/shared/reference/README.md).
 #
 # Usage: bench/train_step_bench.sh [BUILD_DIR] [OUT.jsonl]
-#   STEPS (5) WARMUP (2) timed/untimed steps; CONFIGS="resnet18:64 vit_tiny:64" to pick.
+#   STEPS (5) WARMUP (2) timed/untimed steps; CONFIGS="resnet18:64 vit_tiny:64" to pick;
+#   BLAS ("haswell native") the OpenBLAS settings to run.
 # Prints a table (bench/train_step_table.py) and keeps every JSON line in OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ out=${2:-bench/results/train_step_$(date +%Y%m%d_%H%M%S).jsonl}
 steps=${STEPS:-5}
 warmup=${WARMUP:-2}
 configs=${CONFIGS:-"resnet18:64 resnet18:256 vit_tiny:64"}
+blas_settings=${BLAS:-"haswell native"}
 py=/usr/bin/python3
 mkdir -p "$(dirname "$out")"
 [[ -x $build/moco ]] || { echo "no $build/moco: build it first (cmake --build $build --target moco)" >&2; exit 1; }
@@ -38,7 +40,7 @@ echo "# $(date -Is) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg), OMP_
 for cfg in $configs; do
   model=${cfg%%:*}
   batch=${cfg##*:}
-  for blas in haswell native; do
+  for blas in $blas_settings; do
     e=$(blas_env $blas)
     echo "## $model batch $batch, $blas" >&2
     for t in 2 1; do
