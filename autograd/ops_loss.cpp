@@ -1,5 +1,5 @@
 // Cross-entropy and L2 normalisation, composed from primitive ops so their
-// gradients follow from the pieces'.
+// gradients follow from the pieces' (the norm has its own, for the zero vector).
 #include "autograd/engine.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
@@ -29,9 +29,24 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_sm
   return mean(add(mul(nll, 1 - label_smoothing), mul(smooth, label_smoothing)));
 }
 
+// ||x||_2 along dim (kept). Composed from sqrt, its gradient at an all-zero
+// vector would be 0 * (1 / 0) = NaN; PyTorch's norm gives 0 there, and so do we:
+// d||x||/dx = x / ||x||, and x is 0 wherever ||x|| is.
+static Tensor l2_norm(const Tensor& x, int64_t dim) {
+  Tensor n;
+  {
+    NoGradGuard no_grad;
+    n = sqrt(sum(mul(x, x), {dim}, true));
+  }
+  record(n, "l2_norm", {x}, [xd = x.detach(), nd = n.detach()](const Tensor& g) {
+    const double smallest_normal = nd.dtype() == DType::f64 ? 2.2250738585072014e-308 : 1.1754943508222875e-38;
+    return std::vector<Tensor>{mul(g, div(xd, clamp_min(nd, smallest_normal)))};
+  });
+  return n;
+}
+
 Tensor normalize(const Tensor& x, int64_t dim, double eps) {
-  Tensor norm = sqrt(sum(mul(x, x), {dim}, true));
-  return div(x, clamp_min(norm, eps));
+  return div(x, clamp_min(l2_norm(x, wrap_dim(dim, x.dim(), "normalize")), eps));
 }
 
 }  // namespace moco

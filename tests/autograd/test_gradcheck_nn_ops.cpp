@@ -60,6 +60,27 @@ TEST_CASE("gradcheck: normalize") {
   CHECK_CLOSE(sum(mul(n, n), {1}), Tensor::ones({3}, DType::f64), 1e-12, 1e-12);
 }
 
+TEST_CASE("normalize: an all-zero row has PyTorch's finite gradient") {
+  // F.normalize(x) = x / max(||x||, eps): for a zero row the norm is clamped,
+  // so d out / dx = I / eps there (torch gives exactly w / eps below).
+  for (DType dt : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(dt));
+    std::vector<double> xv = {0, 0, 0, 1, -2, 2};
+    Tensor x = Tensor::from_vector(xv, {2, 3}).to(dt).requires_grad_();
+    Tensor w = Tensor::from_vector(std::vector<double>{1, -2, 3, 0.5, 0.25, -1}, {2, 3}).to(dt);
+    sum(mul(normalize(x, 1, 1e-3), w)).backward();
+    auto gx = x.grad().to(DType::f64).to_vector<double>();
+    for (double v : gx) CHECK(std::isfinite(v));
+    CHECK(gx[0] == doctest::Approx(1e3).epsilon(1e-5));
+    CHECK(gx[1] == doctest::Approx(-2e3).epsilon(1e-5));
+    CHECK(gx[2] == doctest::Approx(3e3).epsilon(1e-5));
+    // The non-zero row: (w - n (n.w)) / ||x|| with n = x / 3.
+    const double nw = (1 * 0.5 - 2 * 0.25 + 2 * -1) / 3.0;
+    CHECK(gx[3] == doctest::Approx((0.5 - 1 / 3.0 * nw) / 3).epsilon(1e-5));
+    CHECK(gx[5] == doctest::Approx((-1 - 2 / 3.0 * nw) / 3).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("gradcheck: conv2d with stride, padding, dilation, groups and bias") {
   struct Case {
     Shape x, w;
