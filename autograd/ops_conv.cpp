@@ -51,6 +51,7 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
   MOCO_CHECK(g.oh > 0 && g.ow > 0, "conv2d: input {}x{} is too small for kernel {}x{} (padding {}, dilation {})",
              g.H, g.W, g.kh, g.kw, g.ph, g.dh);
   s.kdim = g.C * g.kh * g.kw;
+  g.img_stride = x.size(1) * g.H * g.W;  // from one image to the next, all groups
   return s;
 }
 }  // namespace
@@ -125,8 +126,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
     const int64_t nb = std::min(chunk, s.N - n0);
     Backend::ConvGeom g = s.g;
     g.col_ld = nb * L;
+    g.images = nb;
     for (int64_t gr = 0; gr < s.groups; ++gr) {
-      for (int64_t i = 0; i < nb; ++i) be.im2col(make_view(cols, {s.kdim, L}, {nb * L, 1}, i * L), image(x, s, n0 + i, gr), g);
+      be.im2col(make_view(cols, {s.kdim, L}, {nb * L, 1}, 0), image(x, s, n0, gr), g);
       Tensor wg = mat3(w, s.ocg, s.kdim, gr * s.ocg * s.kdim);
       if (nb == 1) {  // one image: the GEMM writes straight into the output
         be.gemm(false, false, 1.0, wg, mat3(cols, s.kdim, L), 0.0, mat3(out, s.ocg, L, (n0 * s.OC + gr * s.ocg) * L));
@@ -153,19 +155,18 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
       const int64_t nb = std::min(chunk, s.N - n0);
       Backend::ConvGeom g = s.g;
       g.col_ld = nb * L;
+      g.images = nb;
       for (int64_t gr = 0; gr < s.groups; ++gr) {
         // gradient of this group's outputs in GEMM order [ocg, nb*L]
         be.copy(make_view(go, {s.ocg, nb, L}, {nb * L, L, 1}, 0), group_block(gout, s, n0, nb, gr));
         Tensor go3 = mat3(go, s.ocg, nb * L);
         if (gw) {
-          for (int64_t i = 0; i < nb; ++i)
-            be.im2col(make_view(c, {s.kdim, L}, {nb * L, 1}, i * L), image(x, s, n0 + i, gr), g);
+          be.im2col(make_view(c, {s.kdim, L}, {nb * L, 1}, 0), image(x, s, n0, gr), g);
           be.gemm(false, true, 1.0, go3, mat3(c, s.kdim, nb * L), 1.0, mat3(dw, s.ocg, s.kdim, gr * s.ocg * s.kdim));
         }
         if (gx) {
           be.gemm(true, false, 1.0, mat3(w, s.ocg, s.kdim, gr * s.ocg * s.kdim), go3, 0.0, mat3(c, s.kdim, nb * L));
-          for (int64_t i = 0; i < nb; ++i)
-            be.col2im(image(dx, s, n0 + i, gr), make_view(c, {s.kdim, L}, {nb * L, 1}, i * L), g);
+          be.col2im(image(dx, s, n0, gr), make_view(c, {s.kdim, L}, {nb * L, 1}, 0), g);
         }
       }
     }

@@ -90,8 +90,13 @@ struct Backend {
   // Convolution pieces for one image [C,H,W] <-> columns [C*kh*kw, oh*ow]
   // whose rows are `col_ld` apart (oh*ow for one image; more when the
   // columns of several images sit side by side for one GEMM).
+  // `images` consecutive images, img_stride elements apart, whose columns sit
+  // side by side (image i starts at column i*oh*ow of each row of length
+  // col_ld): one call — one parallel region — per chunk of a batch, not per
+  // image (per-image calls woke the OpenMP workers thousands of times a step).
   struct ConvGeom {
     int64_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, col_ld;
+    int64_t images = 1, img_stride = 0;
   };
   virtual void im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g) = 0;
   virtual void col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g) = 0;  // accumulates

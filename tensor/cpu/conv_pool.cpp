@@ -31,12 +31,13 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& g
     using T = scalar_t;
     const T* pi = ptr<T>(img);
     T* pc = ptr<T>(cols);
-    const int64_t rows = g.C * g.kh * g.kw;
-#pragma omp parallel for schedule(static) if (rows * g.oh * g.ow > kParallelGrain)
-    for (int64_t r = 0; r < rows; ++r) {
+    const int64_t rows = g.C * g.kh * g.kw, L = g.oh * g.ow;
+#pragma omp parallel for schedule(static) if (g.images * rows * L > kParallelGrain)
+    for (int64_t ir = 0; ir < g.images * rows; ++ir) {
+      const int64_t i = ir / rows, r = ir % rows;
       const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
-      T* out = pc + r * g.col_ld;
-      const T* plane = pi + c * g.H * g.W;
+      T* out = pc + r * g.col_ld + i * L;
+      const T* plane = pi + i * g.img_stride + c * g.H * g.W;
       const XRange xr = x_range(g, kj);
       for (int64_t y = 0; y < g.oh; ++y) {
         const int64_t iy = y * g.sh - g.ph + ki * g.dh;
@@ -65,13 +66,15 @@ void CpuBackend::col2im(const Tensor& img, const Tensor& cols, const ConvGeom& g
     using T = scalar_t;
     T* pi = ptr<T>(img);
     const T* pc = ptr<T>(cols);
-    // One thread per input channel: the kernel offsets of a channel overlap.
-#pragma omp parallel for schedule(static) if (g.C * g.kh * g.kw * g.oh * g.ow > kParallelGrain)
-    for (int64_t c = 0; c < g.C; ++c) {
-      T* plane = pi + c * g.H * g.W;
+    const int64_t L = g.oh * g.ow;
+    // One thread per (image, input channel): the kernel offsets of a channel overlap.
+#pragma omp parallel for schedule(static) if (g.images * g.C * g.kh * g.kw * L > kParallelGrain)
+    for (int64_t ic = 0; ic < g.images * g.C; ++ic) {
+      const int64_t i = ic / g.C, c = ic % g.C;
+      T* plane = pi + i * g.img_stride + c * g.H * g.W;
       for (int64_t ki = 0; ki < g.kh; ++ki)
         for (int64_t kj = 0; kj < g.kw; ++kj) {
-          const T* in = pc + ((c * g.kh + ki) * g.kw + kj) * g.col_ld;
+          const T* in = pc + ((c * g.kh + ki) * g.kw + kj) * g.col_ld + i * L;
           const XRange xr = x_range(g, kj);
           for (int64_t y = 0; y < g.oh; ++y) {
             const int64_t iy = y * g.sh - g.ph + ki * g.dh;

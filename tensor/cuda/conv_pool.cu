@@ -165,7 +165,9 @@ void CudaBackend::im2col(const Tensor& cols, const Tensor& img, const ConvGeom& 
   activate();
   dispatch_float(img.dtype(), "im2col", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch<T>(*this, im2col_kernel<T>, g.C * g.kh * g.kw * g.oh * g.ow, dptr<T>(cols), dptr<T>(img), g);
+    for (int64_t i = 0; i < g.images; ++i)  // conv2d itself runs on cuDNN; this serves the primitive
+      launch<T>(*this, im2col_kernel<T>, g.C * g.kh * g.kw * g.oh * g.ow, dptr<T>(cols) + i * g.oh * g.ow,
+                dptr<T>(img) + i * g.img_stride, g);
   });
 }
 
@@ -173,7 +175,9 @@ void CudaBackend::col2im(const Tensor& img, const Tensor& cols, const ConvGeom& 
   activate();
   dispatch_float(img.dtype(), "col2im", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch<T>(*this, col2im_kernel<T>, g.C * g.H * g.W, dptr<T>(img), dptr<T>(cols), g);
+    for (int64_t i = 0; i < g.images; ++i)
+      launch<T>(*this, col2im_kernel<T>, g.C * g.H * g.W, dptr<T>(img) + i * g.img_stride,
+                dptr<T>(cols) + i * g.oh * g.ow, g);
   });
 }
 

@@ -319,3 +319,32 @@ TEST_CASE("im2col and col2im against naive loops: strides, padding wider than th
     CHECK_CLOSE(dimg, Tensor::from_vector(want_img, {q.C, q.H, q.W}), 1e-12, 1e-12);
   }
 }
+
+TEST_CASE("im2col and col2im over several images in one call equal one call per image") {
+  // conv2d hands a chunk of a batch to one call (ConvGeom.images); image i's
+  // columns start at column i*oh*ow and its pixels img_stride elements on.
+  const int64_t C = 3, H = 7, W = 6, n = 4, stride = C * H * W + 5;  // padding between images
+  Backend::ConvGeom g{C, H, W, 3, 3, 2, 1, 1, 1, 1, 1, 0, 0, 0};
+  g.oh = (H + 2 - 2 - 1) / 2 + 1;
+  g.ow = (W + 2 - 2 - 1) / 1 + 1;
+  const int64_t L = g.oh * g.ow, rows = C * 9;
+  g.col_ld = n * L + 2;
+  Tensor imgs = rnd({n * stride}, 60);
+  Tensor batched = Tensor::full({rows, g.col_ld}, 7.0, DType::f64), single = batched.clone();
+  Backend::ConvGeom gb = g;
+  gb.images = n;
+  gb.img_stride = stride;
+  cpu_be().im2col(batched, imgs.narrow(0, 0, C * H * W).view({C, H, W}), gb);
+  for (int64_t i = 0; i < n; ++i)
+    cpu_be().im2col(make_view(single, {rows, L}, {g.col_ld, 1}, i * L),
+                    imgs.narrow(0, i * stride, C * H * W).view({C, H, W}), g);
+  CHECK(batched.to_vector<double>() == single.to_vector<double>());
+
+  Tensor dcols = rnd({rows, g.col_ld}, 61);
+  Tensor dimg_b = Tensor::ones({n * stride}, DType::f64), dimg_s = dimg_b.clone();
+  cpu_be().col2im(dimg_b.narrow(0, 0, C * H * W).view({C, H, W}), dcols, gb);
+  for (int64_t i = 0; i < n; ++i)
+    cpu_be().col2im(dimg_s.narrow(0, i * stride, C * H * W).view({C, H, W}),
+                    make_view(dcols, {rows, L}, {g.col_ld, 1}, i * L), g);
+  CHECK(dimg_b.to_vector<double>() == dimg_s.to_vector<double>());  // also: the gaps between images untouched
+}
