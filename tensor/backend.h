@@ -12,7 +12,6 @@ namespace moco {
 enum class UnaryOp {
   neg, exp, log, sqrt, rsqrt, abs, sign, relu, tanh, sigmoid, erf,
   gelu,       // x * Phi(x), the exact (erf) form
-  gelu_grad,  // d gelu / dx
   affine,     // a * x + b
   pow,        // x ^ a
   clamp,      // min(max(x, a), b)

@@ -104,7 +104,6 @@ void CpuBackend::unary(UnaryOp op, const Tensor& out, const Tensor& x, double a,
       case UnaryOp::sigmoid: return m([](T v) { return T(1) / (T(1) + std::exp(-v)); });
       case UnaryOp::erf: return m([](T v) { return std::erf(v); });
       case UnaryOp::gelu: return m([](T v) { return gelu_of(v); });
-      case UnaryOp::gelu_grad: return m([](T v) { return gelu_grad_of(v); });
       case UnaryOp::affine: return m([=](T v) { return ta * v + tb; });
       case UnaryOp::pow:
         if (a == 2) return m([](T v) { return v * v; });

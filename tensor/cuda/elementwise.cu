@@ -45,7 +45,6 @@ __device__ __forceinline__ T unary_float(UnaryOp op, T v, T a, T b) {
     case UnaryOp::sigmoid: return T(1) / (T(1) + d_exp(-v));
     case UnaryOp::erf: return d_erf(v);
     case UnaryOp::gelu: return T(0.5) * v * (T(1) + d_erf(v * T(M_SQRT1_2)));
-    case UnaryOp::gelu_grad: return gelu_grad_of(v);
     case UnaryOp::affine: return a * v + b;
     case UnaryOp::pow: return a == T(2) ? v * v : d_pow(v, a);
     case UnaryOp::clamp: {  // std::min(std::max(v, a), b): NaN stays NaN
