@@ -336,15 +336,22 @@ __global__ void __launch_bounds__(kColsPerBlock* kRowLanes)
   }
 }
 
+// Adds the P (a, b) pairs at pair indices first, first + step, ... in order:
+// the fixed summation order that makes the two-pass sums deterministic.
+__device__ inline void add_partial_pairs(const double* partial, int64_t first, int64_t step, int64_t P, double& a,
+                                         double& b) {
+  for (int64_t p = 0; p < P; ++p) {
+    a += partial[(first + p * step) * 2];
+    b += partial[(first + p * step) * 2 + 1];
+  }
+}
+
 template <class T>
 __global__ void layer_norm_param_finalize(const double* partial, T* dw, T* db, int64_t len, int64_t P) {
   const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col >= len) return;
   double sw = 0, sb = 0;
-  for (int64_t p = 0; p < P; ++p) {
-    sw += partial[(p * len + col) * 2];
-    sb += partial[(p * len + col) * 2 + 1];
-  }
+  add_partial_pairs(partial, col, len, P, sw, sb);
   if (dw) dw[col] = T(sw);
   if (db) db[col] = T(sb);
 }
@@ -422,10 +429,7 @@ __global__ void channel_finalize(const double* partial, const T* x, T* out_a, T*
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   double sa = 0, sb = 0;
-  for (int64_t p = 0; p < P; ++p) {
-    sa += partial[(c * P + p) * 2];
-    sb += partial[(c * P + p) * 2 + 1];
-  }
+  add_partial_pairs(partial, c * P, 1, P, sa, sb);
   if constexpr (kMode == ChannelMode::moments) {
     const double mean_shift = sa / double(M);
     const double var = sb / double(M) - mean_shift * mean_shift;
