@@ -58,11 +58,14 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
 
 namespace {
 // Images per GEMM: enough to make the GEMM wide, few enough that the column
-// buffer stays near 16 MB of float32.
+// buffer stays near 16 MB of float32. The batch is split into equal chunks:
+// 64 images in chunks of 7 would leave a last one-image GEMM, skinny and slow.
 int64_t images_per_chunk(const ConvShape& s) {
   const int64_t budget = int64_t(4) << 20;  // elements
   const int64_t per_image = s.kdim * s.g.oh * s.g.ow;
-  return std::clamp<int64_t>(budget / std::max<int64_t>(per_image, 1), 1, s.N);
+  const int64_t most = std::clamp<int64_t>(budget / std::max<int64_t>(per_image, 1), 1, std::max<int64_t>(s.N, 1));
+  const int64_t chunks = (s.N + most - 1) / most;
+  return std::max<int64_t>(1, (s.N + chunks - 1) / std::max<int64_t>(chunks, 1));
 }
 
 Tensor image(const Tensor& t, const ConvShape& s, int64_t n, int64_t group) {

@@ -1,12 +1,16 @@
 // Batched GEMM through CBLAS. Transposed operands are passed to BLAS as
 // flags with their leading dimension, never copied.
 #include <cblas.h>
+#include <omp.h>
 
 #include "tensor/cpu/cpu_backend.h"
 
 namespace moco::cpu {
 
 namespace {
+// Below this many multiply-adds a product is not worth splitting over threads.
+constexpr double kSmallGemmFlops = 1 << 22;
+
 // A [rows, cols] matrix view either row-major (stride[1]==1) or column-major
 // (stride[0]==1). Returns whether BLAS must read it transposed, and its ld.
 struct MatLayout {
@@ -43,7 +47,7 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a,
     const T* pa = ptr<T>(a);
     const T* pb = ptr<T>(b);
     T* pc = ptr<T>(c);
-    for (int64_t i = 0; i < batch; ++i) {
+    auto one = [&](int64_t i) {
       const T* ai = pa + i * a.strides()[0];
       const T* bi = pb + i * b.strides()[0];
       T* ci = pc + i * c.strides()[0];
@@ -52,6 +56,20 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a,
       } else {
         cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, ai, la.ld, bi, lb.ld, beta, ci, ldc);
       }
+    };
+    // Many small products (attention's per-head matrices): one whole product
+    // per thread. OpenBLAS would otherwise split every 65x65 product over the
+    // threads and pay a hand-off for each; called inside a parallel region,
+    // its OpenMP build runs each product on the calling thread. (Not
+    // openblas_set_num_threads(1) around the loop: in that build it sets
+    // OpenMP's thread count too, and the loop would run on one thread.)
+    const int threads = omp_get_max_threads();
+    const double flops = double(M) * double(N) * double(K);
+    if (threads > 1 && batch >= threads && (batch >= 4 * threads || flops <= kSmallGemmFlops)) {
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < batch; ++i) one(i);
+    } else {
+      for (int64_t i = 0; i < batch; ++i) one(i);
     }
   });
 }
