@@ -46,6 +46,15 @@ struct CpuBackend final : Backend {
   void avg_pool2d_backward(const Tensor& dx, const Tensor& dy, const PoolGeom& g) override;
   void rand_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) override;
   void rand_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) override;
+#ifdef MOCO_WITH_DNNL
+  // float32 convolutions by oneDNN (dnnl_conv.cpp) while true; false: the
+  // im2col + GEMM oracle. MOCO_CPU_CONV=onednn|im2col sets the default.
+  bool conv_library = conv_library_default();
+  static bool conv_library_default();
+  bool conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Conv2dParams& p) override;
+  bool conv2d_backward_data(const Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) override;
+  bool conv2d_backward_filter(const Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) override;
+#endif
 };
 
 // Typed pointer to a tensor's first element (offset applied).
