@@ -200,12 +200,13 @@ std::string BenchResult::json() const {
       "\"images_per_sec\": {:.2f}, \"sec_per_step\": {:.4f}, \"sec_min\": {:.4f}, \"sec_max\": {:.4f}, "
       "\"forward_sec\": {:.4f}, \"backward_sec\": {:.4f}, \"optimizer_sec\": {:.4f}, \"cpu_sec_per_step\": {:.4f}, "
       "\"peak_rss_mib\": {:.1f}, \"losses\": {}, \"step_times\": {}, \"OPENBLAS_CORETYPE\": {}, "
-      "\"OPENBLAS_L2_SIZE\": {}, \"OPENBLAS_NUM_THREADS\": {}}}",
+      "\"OPENBLAS_L2_SIZE\": {}, \"OPENBLAS_NUM_THREADS\": {}, \"OMP_WAIT_POLICY\": {}}}",
       opt.method, opt.arch, opt.arch, device, opt.batch, opt.size, opt.channels, opt.size, opt.size, threads, extra,
       trainable_params, images_per_sec(), sec_per_step(), *std::min_element(step_sec.begin(), step_sec.end()),
       *std::max_element(step_sec.begin(), step_sec.end()), median(forward_sec), median(backward_sec),
       median(optimizer_sec), median(cpu_sec), peak_rss_mib, json_list(losses), json_list(step_sec),
-      env_or_null("OPENBLAS_CORETYPE"), env_or_null("OPENBLAS_L2_SIZE"), env_or_null("OPENBLAS_NUM_THREADS"));
+      env_or_null("OPENBLAS_CORETYPE"), env_or_null("OPENBLAS_L2_SIZE"), env_or_null("OPENBLAS_NUM_THREADS"),
+      env_or_null("OMP_WAIT_POLICY"));
 }
 
 std::string BenchResult::text() const {

@@ -23,18 +23,42 @@ static void print_usage() {
   for (auto& c : cmds) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
 }
 
-// libgomp reads OMP_WAIT_POLICY once, before main. With the default, idle
-// OpenMP workers spin and take the cores from OpenBLAS and from other
-// processes; on a busy 2-core machine a ResNet-18 step ran 3x slower (17 s vs
-// 5.9 s, batch 32). Unless the user chose a policy, restart once as PASSIVE.
-static void prefer_passive_openmp(char** argv) {
+// Tasks ready to run on the machine right now, besides this one: the mean of
+// a few samples of /proc/stat's procs_running (-1 where it cannot be read).
+static double other_runnable_tasks() {
+  double sum = 0;
+  const int samples = 5;
+  for (int i = 0; i < samples; ++i) {
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (f == nullptr) return -1;
+    char line[256];
+    long running = -1;
+    while (std::fgets(line, sizeof line, f) != nullptr)
+      if (std::sscanf(line, "procs_running %ld", &running) == 1) break;
+    std::fclose(f);
+    if (running < 1) return -1;
+    sum += double(running - 1);
+    if (i + 1 < samples) usleep(2000);
+  }
+  return sum / samples;
+}
+
+// libgomp reads OMP_WAIT_POLICY once, before main. ACTIVE (idle workers spin)
+// is fastest on a machine that runs nothing else: oneDNN's and OpenBLAS's many
+// parallel regions and barriers hand off in microseconds (ResNet-18 b64 step,
+// 2 cores: ~31 vs ~28 img/s PASSIVE). On a busy machine spinning workers take
+// the cores from the threads doing the work (a ResNet-18 step ran 3x slower,
+// 17 s vs 5.9 s), so there PASSIVE. Unless the user chose a policy, look at
+// the load now and restart once with the one that fits.
+static void choose_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  const double others = other_runnable_tasks();
+  setenv("OMP_WAIT_POLICY", others >= 0 && others < 0.5 ? "ACTIVE" : "PASSIVE", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
 }
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp(argv);
+  choose_openmp_wait_policy(argv);
   // Lines appear as they are written even when stdout is a log file (nohup,
   // tee), so a long run can be followed while it runs.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
