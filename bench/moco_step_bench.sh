@@ -84,8 +84,11 @@ for cfg in $configs; do
     e=$(blas_env "$blas")
     for t in $threads; do
       echo "## $method $arch batch $batch, OpenBLAS $blas, $t threads" >&2
-      $e "$build/moco" bench --method "$method" --arch "$arch" --image-size 32 --batch-size "$batch" \
-        --steps "$steps" --warmup "$warmup" --threads "$t" --json | tag moco.cpp "$blas" | tee -a "$out" >&2
+      # Captured first, tagged after: `moco` picks its OpenMP wait policy from
+      # the load when it starts, and a Python started beside it would count.
+      res=$($e "$build/moco" bench --method "$method" --arch "$arch" --image-size 32 --batch-size "$batch" \
+        --steps "$steps" --warmup "$warmup" --threads "$t" --json)
+      echo "$res" | tag moco.cpp "$blas" | tee -a "$out" >&2
       $e $py "$ref" --mode "$method" --size 32 --batch "$batch" --steps "$steps" --warmup "$warmup" \
         --threads "$t" | tag pytorch "$blas" | tee -a "$out" >&2
     done

@@ -44,8 +44,11 @@ for cfg in $configs; do
     e=$(blas_env $blas)
     echo "## $model batch $batch, $blas" >&2
     for t in 2 1; do
-      $e "$build/moco" bench --model "$model" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads $t \
-        --json | tag $blas | tee -a "$out" >&2
+      # Captured first, tagged after: `moco` picks its OpenMP wait policy from
+      # the load when it starts, and a Python started beside it would count.
+      res=$($e "$build/moco" bench --model "$model" --batch "$batch" --steps "$steps" --warmup "$warmup" --threads $t \
+        --json)
+      echo "$res" | tag $blas | tee -a "$out" >&2
       $e $py bench/torch_train_step.py --model "$model" --batch "$batch" --steps "$steps" --warmup "$warmup" \
         --threads $t | tag $blas | tee -a "$out" >&2
     done

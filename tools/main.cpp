@@ -23,24 +23,28 @@ static void print_usage() {
   for (auto& c : cmds) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
 }
 
-// Tasks ready to run on the machine right now, besides this one: the mean of
-// a few samples of /proc/stat's procs_running (-1 where it cannot be read).
-static double other_runnable_tasks() {
-  double sum = 0;
-  const int samples = 5;
+// Whether this process has the machine to itself: over the last 50 ms of a
+// 0.15 s look at /proc/stat's procs_running, nothing else was ready to run in
+// at least 8 of 10 samples. Not from the start: processes started beside this
+// one (the other end of a pipe, a shell) are runnable for their first tens of
+// milliseconds.
+static bool machine_is_idle() {
+  int idle = 0;
+  const int samples = 30, judged = 10;
   for (int i = 0; i < samples; ++i) {
+    usleep(5000);
+    if (i < samples - judged) continue;
     std::FILE* f = std::fopen("/proc/stat", "r");
-    if (f == nullptr) return -1;
+    if (f == nullptr) return false;
     char line[256];
     long running = -1;
     while (std::fgets(line, sizeof line, f) != nullptr)
       if (std::sscanf(line, "procs_running %ld", &running) == 1) break;
     std::fclose(f);
-    if (running < 1) return -1;
-    sum += double(running - 1);
-    if (i + 1 < samples) usleep(2000);
+    if (running < 1) return false;
+    idle += running == 1;  // only this process
   }
-  return sum / samples;
+  return idle >= 8;
 }
 
 // libgomp reads OMP_WAIT_POLICY once, before main. ACTIVE (idle workers spin)
@@ -49,16 +53,18 @@ static double other_runnable_tasks() {
 // 2 cores: ~31 vs ~28 img/s PASSIVE). On a busy machine spinning workers take
 // the cores from the threads doing the work (a ResNet-18 step ran 3x slower,
 // 17 s vs 5.9 s), so there PASSIVE. Unless the user chose a policy, look at
-// the load now and restart once with the one that fits.
-static void choose_openmp_wait_policy(char** argv) {
+// the load now (0.15 s) and restart once with the one that fits.
+static void choose_openmp_wait_policy(int argc, char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  const double others = other_runnable_tasks();
-  setenv("OMP_WAIT_POLICY", others >= 0 && others < 0.5 ? "ACTIVE" : "PASSIVE", 1);
+  for (int i = 1; i < argc; ++i)  // help computes nothing: answer it at once
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return;
+  if (argc < 2) return;
+  setenv("OMP_WAIT_POLICY", machine_is_idle() ? "ACTIVE" : "PASSIVE", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
 }
 
 int main(int argc, char** argv) {
-  choose_openmp_wait_policy(argv);
+  choose_openmp_wait_policy(argc, argv);
   // Lines appear as they are written even when stdout is a log file (nohup,
   // tee), so a long run can be followed while it runs.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
