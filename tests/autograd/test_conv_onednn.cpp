@@ -43,6 +43,8 @@ TEST_CASE("conv2d: oneDNN equals im2col + GEMM in float32; stride, padding, dila
       {"4x4 patch (ViT)", {2, 3, 16, 16}, {8, 3, 4, 4}, {4, 4, 0, 0, 1, 1, 1}, true},
       {"7x7 stride 2 stem", {2, 3, 20, 20}, {8, 3, 7, 7}, {2, 2, 3, 3, 1, 1, 1}, false},
       {"64 channels 3x3 (ResNet layer)", {4, 64, 8, 8}, {64, 64, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, false},
+      // 3.2M output values per image: the forward runs image by image (chunks).
+      {"large maps, forward in chunks", {3, 1, 730, 730}, {6, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -54,8 +56,18 @@ TEST_CASE("conv2d: oneDNN equals im2col + GEMM in float32; stride, padding, dila
     const Grads lib = run(true, x, w, b, gy, c.o), ref = run(false, x, w, b, gy, c.o);
     CHECK_CLOSE(lib.y, ref.y, 1e-4, 1e-4);
     CHECK_CLOSE(lib.dx, ref.dx, 1e-4, 1e-4);
-    CHECK_CLOSE(lib.dw, ref.dw, 1e-3, 1e-4);
-    if (c.bias) CHECK_CLOSE(lib.db, ref.db, 1e-3, 1e-4);
+    // dw and db sum over every output position: both float32 paths against
+    // float64. oneDNN sums in float32 as it goes, so over the 1.6M terms of the
+    // large case it drifts by ~4e-4 relative (PyTorch's convolutions are the
+    // same code); the tolerance grows with the number of terms.
+    const auto f64 = [](const Tensor& t) { return t.defined() ? t.to(DType::f64) : Tensor(); };
+    const Grads exact = run(false, f64(x), f64(w), f64(b), f64(gy), c.o);
+    const double terms = double(gy.numel() / gy.size(1));
+    const double rtol = std::max(1e-4, 1e-9 * terms);
+    for (const Grads* g : {&lib, &ref}) {
+      CHECK_CLOSE(f64(g->dw), exact.dw, 1e-3, rtol);
+      if (c.bias) CHECK_CLOSE(f64(g->db), exact.db, 1e-3, rtol);
+    }
   }
 }
 
