@@ -63,9 +63,12 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a,
     // its OpenMP build runs each product on the calling thread. (Not
     // openblas_set_num_threads(1) around the loop: in that build it sets
     // OpenMP's thread count too, and the loop would run on one thread.)
+    // Only when the outputs of the batch do not overlap (a stride-0 output
+    // accumulating over the batch would race).
     const int threads = omp_get_max_threads();
     const double flops = double(M) * double(N) * double(K);
-    if (threads > 1 && batch >= threads && (batch >= 4 * threads || flops <= kSmallGemmFlops)) {
+    const bool disjoint = c.strides()[0] >= (M - 1) * ldc + N;
+    if (threads > 1 && disjoint && batch >= threads && (batch >= 4 * threads || flops <= kSmallGemmFlops)) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < batch; ++i) one(i);
     } else {
