@@ -58,15 +58,9 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
 
 namespace {
 // Images per GEMM: enough to make the GEMM wide, few enough that the column
-// buffer stays near 16 MB of float32. The batch is split into equal chunks:
-// 64 images in chunks of 7 would leave a last one-image GEMM, skinny and slow.
-int64_t images_per_chunk(const ConvShape& s) {
-  const int64_t budget = int64_t(4) << 20;  // elements
-  const int64_t per_image = s.kdim * s.g.oh * s.g.ow;
-  const int64_t most = std::clamp<int64_t>(budget / std::max<int64_t>(per_image, 1), 1, std::max<int64_t>(s.N, 1));
-  const int64_t chunks = (s.N + most - 1) / most;
-  return std::max<int64_t>(1, (s.N + chunks - 1) / std::max<int64_t>(chunks, 1));
-}
+// buffer stays near 16 MB of float32; equal chunks, so that no last one-image
+// GEMM runs skinny and slow.
+Chunks image_chunks(const ConvShape& s) { return equal_chunks(s.N, s.kdim * s.g.oh * s.g.ow, int64_t(4) << 20); }
 
 Tensor image(const Tensor& t, const ConvShape& s, int64_t n, int64_t group) {
   const auto& g = s.g;
@@ -120,13 +114,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
   const ConvShape s = conv_shape(x_in, w_in, opt);
   Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
   Backend& be = backend_for(x);
-  const int64_t L = s.g.oh * s.g.ow, chunk = images_per_chunk(s);
+  const int64_t L = s.g.oh * s.g.ow;
+  const Chunks chunks = image_chunks(s);
   Tensor out = Tensor::empty({s.N, s.OC, s.g.oh, s.g.ow}, x.dtype(), x.device());
   if (conv2d_by_backend(be, out, x_in, w_in, x, w, bias, s, opt)) return out;  // cuDNN
-  Tensor cols = Tensor::empty({s.kdim, chunk * L}, x.dtype(), x.device());
-  Tensor prod = chunk > 1 ? Tensor::empty({s.ocg, chunk * L}, x.dtype(), x.device()) : Tensor();
-  for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, s.N - n0);
+  Tensor cols = Tensor::empty({s.kdim, chunks.largest * L}, x.dtype(), x.device());
+  Tensor prod = chunks.largest > 1 ? Tensor::empty({s.ocg, chunks.largest * L}, x.dtype(), x.device()) : Tensor();
+  for (int64_t k = 0; k < chunks.count; ++k) {
+    const int64_t n0 = chunks.begin(k), nb = chunks.size(k);
     Backend::ConvGeom g = s.g;
     g.col_ld = nb * L;
     g.images = nb;
@@ -152,10 +147,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
     Tensor gout = gout_in.contiguous();
     Tensor dx = gx ? Tensor::zeros_like(x) : Tensor();
     Tensor dw = gw ? Tensor::zeros_like(w) : Tensor();
-    Tensor c = Tensor::empty({s.kdim, chunk * L}, x.dtype(), x.device());
-    Tensor go = Tensor::empty({s.ocg, chunk * L}, x.dtype(), x.device());
-    for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
-      const int64_t nb = std::min(chunk, s.N - n0);
+    Tensor c = Tensor::empty({s.kdim, chunks.largest * L}, x.dtype(), x.device());
+    Tensor go = Tensor::empty({s.ocg, chunks.largest * L}, x.dtype(), x.device());
+    for (int64_t k = 0; k < chunks.count; ++k) {
+      const int64_t n0 = chunks.begin(k), nb = chunks.size(k);
       Backend::ConvGeom g = s.g;
       g.col_ld = nb * L;
       g.images = nb;

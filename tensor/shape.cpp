@@ -87,4 +87,11 @@ bool view_strides(const Shape& shape, const Shape& strides, const Shape& new_sha
   return view_d == -1;
 }
 
+Chunks equal_chunks(int64_t n, int64_t item_size, int64_t budget) {
+  if (n <= 0) return {0, 0, 0};
+  const int64_t most = std::clamp<int64_t>(budget / std::max<int64_t>(item_size, 1), 1, n);
+  const int64_t count = (n + most - 1) / most;
+  return {n, count, (n + count - 1) / count};
+}
+
 }  // namespace moco

@@ -22,4 +22,16 @@ std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t nd
 // any exist (torch.view's rule: dims merge or split only where contiguous).
 bool view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape, Shape& out);
 
+// `n` items of `item_size` elements each, cut into as few chunks of at most
+// `budget` elements as there can be (at least one item per chunk), with sizes
+// that differ by at most one: 64 images where 7 fit make ten chunks of 6 or 7,
+// not nine of 7 and a last of 1. Chunk k holds items [begin(k), begin(k + 1)).
+// The convolutions batch images this way.
+struct Chunks {
+  int64_t n, count, largest;
+  int64_t begin(int64_t k) const { return k * n / count; }
+  int64_t size(int64_t k) const { return begin(k + 1) - begin(k); }
+};
+Chunks equal_chunks(int64_t n, int64_t item_size, int64_t budget);
+
 }  // namespace moco

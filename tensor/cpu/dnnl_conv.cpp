@@ -133,11 +133,9 @@ bool CpuBackend::conv2d_forward(const Tensor& out, const Tensor& x, const Tensor
   // In equal chunks of images, so that the blocked copies (input reordered in,
   // output reordered out) stay near 16 MB each: whole, at batch 256, they were
   // two more 67 MB buffers at the moment of a MoCo step's peak memory.
-  const int64_t N = x.size(0), per_image = std::max(x.numel(), out.numel()) / N;
-  const int64_t most = std::clamp<int64_t>((int64_t(4) << 20) / per_image, 1, N);
-  const int64_t chunks = (N + most - 1) / most, chunk = (N + chunks - 1) / chunks;
-  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, N - n0);
+  const Chunks chunks = equal_chunks(x.size(0), std::max(x.numel(), out.numel()) / x.size(0), int64_t(4) << 20);
+  for (int64_t k = 0; k < chunks.count; ++k) {
+    const int64_t n0 = chunks.begin(k), nb = chunks.size(k);
     const Tensor xc = images(x, n0, nb), yc = images(out, n0, nb);
     const ConvPlan* plan = plan_for(xc.shape(), w.shape(), p);
     if (!plan) {

@@ -7,7 +7,7 @@ using namespace moco::testing;
 
 TEST_CASE("conv2d: chunked batch equals image-by-image, forward and backward") {
   // 64 channels at 54x54 with a 3x3 kernel: ~1.7M column elements per image,
-  // so 3 images run as a chunk of 2 and a chunk of 1.
+  // so 3 images run as two chunks (of 1 and 2 images).
   Tensor x = rnd({3, 64, 54, 54}, 1, DType::f32).requires_grad_();
   Tensor w = mul(rnd({4, 64, 3, 3}, 2, DType::f32), 0.05).detach().requires_grad_();
   Tensor b = rnd({4}, 3, DType::f32).requires_grad_();

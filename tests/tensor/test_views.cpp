@@ -131,3 +131,23 @@ TEST_CASE("str prints shape, dtype and values") {
   CHECK(s.find("float32") != std::string::npos);
   CHECK(s.find("0, 1, 2") != std::string::npos);
 }
+
+TEST_CASE("equal_chunks: fewest chunks within the budget, sizes differing by at most one") {
+  const Chunks c = equal_chunks(64, 100, 700);  // 7 items fit
+  CHECK(c.count == 10);
+  CHECK(c.largest == 7);
+  int64_t covered = 0;
+  for (int64_t k = 0; k < c.count; ++k) {
+    CHECK(c.begin(k) == covered);
+    CHECK((c.size(k) == 6 || c.size(k) == 7));
+    covered += c.size(k);
+  }
+  CHECK(covered == 64);
+  const Chunks one_each = equal_chunks(3, 1000, 10);  // an item larger than the budget: one per chunk
+  CHECK(one_each.count == 3);
+  CHECK(one_each.largest == 1);
+  const Chunks whole = equal_chunks(5, 1, 1000);
+  CHECK(whole.count == 1);
+  CHECK(whole.size(0) == 5);
+  CHECK(equal_chunks(0, 10, 100).count == 0);
+}
