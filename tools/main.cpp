@@ -29,11 +29,10 @@ static void print_usage() {
 // one (the other end of a pipe, a shell) are runnable for their first tens of
 // milliseconds.
 static bool machine_is_idle() {
+  usleep(100000);
   int idle = 0;
-  const int samples = 30, judged = 10;
-  for (int i = 0; i < samples; ++i) {
+  for (int i = 0; i < 10; ++i) {
     usleep(5000);
-    if (i < samples - judged) continue;
     std::FILE* f = std::fopen("/proc/stat", "r");
     if (f == nullptr) return false;
     char line[256];
