@@ -8,6 +8,8 @@
 //   moco_v2.h     MoCoV2 (v1: fc head, v2: MLP head; queue; shuffle-BN; --symmetric)
 //   moco_v3.h     MoCoV3 (projector + predictor, no queue)
 //   knn.h         the kNN monitor (k 200, T 0.1, similarity-weighted vote)
+//   internals.h   what training looks like inside: logits as cosines, drift, feature std, alignment,
+//                 uniformity, queue age / similarity, gradient norm (moco pretrain --log-every)
 //
 // A pretraining loop (the shape of main_moco.py):
 //
@@ -25,6 +27,7 @@
 //   linear probe / fine-tuning: model->backbone_state_dict() into a fresh ResNet / ViT
 #pragma once
 #include "contrastive/infonce.h"
+#include "contrastive/internals.h"
 #include "contrastive/knn.h"
 #include "contrastive/moco.h"
 #include "contrastive/moco_v2.h"

@@ -24,6 +24,12 @@ struct MoCoOutput {
   Tensor loss;                 // scalar: backpropagate it into the query side
   std::vector<Tensor> logits;  // v1/v2: [N, 1+K] (two with the symmetric loss); v3: two [N, N]
   std::vector<Tensor> labels;  // int64 [N], one per logits
+  // One positive pair per logits, L2-normalised and detached, for measuring
+  // (contrastive/internals.h): v1/v2 q and its key k; v3 (q1, k2) and (q2, k1),
+  // q after the predictor.
+  std::vector<Tensor> q, k;
+  double T = 1;           // logits = cosine similarity / T
+  double loss_scale = 1;  // each direction's cross-entropy is multiplied by this (v3: 2T)
 };
 
 class MoCo : public nn::Module {

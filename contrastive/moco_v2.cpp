@@ -88,8 +88,11 @@ MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const s
     out.loss = out.loss.defined() ? add(out.loss, l.loss) : l.loss;
     out.logits.push_back(l.logits);
     out.labels.push_back(l.labels);
+    out.q.push_back(q.detach());
+    out.k.push_back(k);
     keys.push_back(k);
   }
+  out.T = cfg_.T;
   // Symmetric: the demo enqueues cat([k1, k2]) where k1 = keys of im1 (the second direction's).
   if (cfg_.symmetric) std::swap(keys[0], keys[1]);
   queue_.enqueue(keys.size() == 1 ? keys[0] : cat(keys, 0));
@@ -98,6 +101,8 @@ MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const s
 
 nn::NamedTensors MoCoV2::checkpoint_state() const {
   nn::NamedTensors out = state_dict();
+  // The ages before builder.py's buffers, so the file ends as the official layout plus the generator.
+  for (auto& t : queue_.age_state_dict()) out.push_back(t);
   for (auto& t : queue_.state_dict()) out.push_back(t);
   out.emplace_back("shuffle_generator", Tensor::from_vector(std::vector<int64_t>{int64_t(shuffle_gen_.seed()),
                                                                                 int64_t(shuffle_gen_.offset())},
@@ -110,7 +115,7 @@ void MoCoV2::load_checkpoint_state(const nn::NamedTensors& state) {
   const Tensor* gen = nullptr;
   for (auto& [n, t] : state) {
     if (n == "shuffle_generator") gen = &t;
-    else if (n != "queue" && n != "queue_ptr") model.emplace_back(n, t);
+    else if (n != "queue" && n != "queue_ptr" && n != "queue_age") model.emplace_back(n, t);
   }
   // The shuffle generator is optional: checkpoints of the official code have
   // none (the current one is kept); ours always do, so a resumed run draws the same shuffles.

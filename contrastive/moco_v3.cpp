@@ -54,6 +54,13 @@ MoCoOutput MoCoV3::forward_views(const Tensor& x1, const Tensor& x2, double m) {
   out.loss = add(l1.loss, l2.loss);
   out.logits = {l1.logits, l2.logits};
   out.labels = {l1.labels, l2.labels};
+  {
+    NoGradGuard no_grad;
+    out.q = {normalize(q1.detach(), 1), normalize(q2.detach(), 1)};
+    out.k = {normalize(k2, 1), normalize(k1, 1)};
+  }
+  out.T = cfg_.T;
+  out.loss_scale = 2 * cfg_.T;
   return out;
 }
 

@@ -10,6 +10,7 @@ Queue::Queue(int64_t K, int64_t dim, Generator& gen, Device device) {
   MOCO_CHECK(K > 0 && dim > 0, "Queue: size K ({}) and key dim ({}) must be positive", K, dim);
   NoGradGuard no_grad;
   keys_ = normalize(randn({K, dim}, gen, DType::f32, device), 1);
+  ages_.assign(size_t(K), 0);
 }
 
 void Queue::check_keys_per_step(int64_t n) const {
@@ -32,6 +33,7 @@ void Queue::enqueue(const Tensor& k) {
              B, ptr_, size());
   NoGradGuard no_grad;
   keys_.narrow(0, ptr_, B).copy_(k.detach());
+  for (int64_t i = 0; i < size(); ++i) ages_[size_t(i)] = i >= ptr_ && i < ptr_ + B ? 0 : ages_[size_t(i)] + 1;
   ptr_ = (ptr_ + B) % size();
 }
 
@@ -60,8 +62,23 @@ void Queue::load_state_dict(const nn::NamedTensors& state, const std::string& pr
   const Device dev = keys_.defined() ? keys_.device() : Device::cpu();
   Tensor k = Tensor::empty({q.size(1), q.size(0)}, DType::f32, dev);
   k.copy_(q.t());
+  std::vector<int64_t> ages(size_t(q.size(1)), 0);
+  const std::string age_name = prefix + "queue_age";
+  for (auto& [n, a] : state)
+    if (n == age_name) {
+      MOCO_CHECK(a.dtype() == DType::i64 && a.dim() == 1 && a.size(0) == q.size(1),
+                 "Queue.load_state_dict: '{}' must be int64 [{}] (one age per key), got {} {}", age_name, q.size(1),
+                 shape_str(a.shape()), dtype_name(a.dtype()));
+      ages = a.to_vector<int64_t>();
+    }
   keys_ = k;
   ptr_ = ptr;
+  ages_ = std::move(ages);
+}
+
+nn::NamedTensors Queue::age_state_dict(const std::string& prefix) const {
+  MOCO_CHECK(keys_.defined(), "Queue.age_state_dict: the queue was never initialised");
+  return {{prefix + "queue_age", Tensor::from_vector(ages_, {size()})}};
 }
 
 Queue Queue::clone() const {
@@ -69,6 +86,7 @@ Queue Queue::clone() const {
   NoGradGuard no_grad;
   if (keys_.defined()) out.keys_ = keys_.clone();
   out.ptr_ = ptr_;
+  out.ages_ = ages_;
   return out;
 }
 

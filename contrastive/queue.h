@@ -7,8 +7,16 @@
 // Checkpoints use the official buffers' names and layout, so a saved queue
 // loads into PyTorch's MoCo module unchanged: "queue" [dim, K] (one key per
 // column, as builder.py stores it) and "queue_ptr" [1] int64.
+//
+// Each slot also remembers how many enqueues ago it was written (its age, in
+// training steps: one enqueue per step), so the training log can show how
+// stale the negatives are. The keys just enqueued have age 0, the random
+// starting keys age = the enqueues so far; in a full queue refreshed B keys
+// at a time the mean age is (K/B − 1)/2. The ages are checkpointed apart
+// from builder.py's buffers (age_state_dict), as "queue_age" [K] int64.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "nn/module.h"
 #include "tensor/random.h"
@@ -29,13 +37,18 @@ class Queue {
 
   // Throws unless `keys_per_step` keys can be enqueued every step (K % keys_per_step == 0).
   void check_keys_per_step(int64_t keys_per_step) const;
-  // Writes keys [B, dim] (normalised, no grad) at rows ptr..ptr+B-1, then ptr = (ptr + B) % K.
+  // Writes keys [B, dim] (normalised, no grad) at rows ptr..ptr+B-1, then ptr = (ptr + B) % K;
+  // the written slots get age 0, every other slot ages by one.
   void enqueue(const Tensor& keys);
+  const std::vector<int64_t>& ages() const { return ages_; }  // [K], see above
 
   // {"queue": [dim, K] float32, "queue_ptr": [1] int64}, names prefixed by `prefix`.
   nn::NamedTensors state_dict(const std::string& prefix = "") const;
   // Reads the two tensors of state_dict() (the names with `prefix`); throws naming what is missing or mis-shaped.
+  // Also reads `prefix`queue_age when present; without it (official checkpoints) every age restarts at 0.
   void load_state_dict(const nn::NamedTensors& state, const std::string& prefix = "");
+  // {"queue_age": [K] int64}, names prefixed by `prefix`.
+  nn::NamedTensors age_state_dict(const std::string& prefix = "") const;
 
   Queue clone() const;     // a copy with its own storage
   void to(Device device);  // moves the keys
@@ -43,6 +56,7 @@ class Queue {
  private:
   Tensor keys_;
   int64_t ptr_ = 0;
+  std::vector<int64_t> ages_;
 };
 
 }  // namespace moco::contrastive
