@@ -1,5 +1,7 @@
 #include "tools/run_dir.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -53,25 +55,78 @@ void RunDir::write_config(const std::map<std::string, std::string>& config, cons
   write_file_atomic(file("config.json"), s + "\n}\n");
 }
 
-void RunDir::append_metrics(const MetricsRow& row) const {
+namespace {
+
+bool has_name(const std::vector<std::string>& names, const std::string& n) {
+  return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+// The names of the CSV's first line; empty when there is no file.
+std::vector<std::string> csv_header(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::vector<std::string> out;
+  if (!std::getline(f, line)) return out;
+  std::stringstream ss(line);
+  std::string name;
+  while (std::getline(ss, name, ',')) out.push_back(name);
+  return out;
+}
+
+std::string json_line(const MetricsRow& row) {
   std::string json = "{";
-  for (size_t i = 0; i < row.size(); ++i)
-    json += fmt::format("{}\"{}\": {}", i ? ", " : "", json_escape(row[i].first), row[i].second);
-  std::ofstream(file("metrics.jsonl"), std::ios::app) << json << "}\n";
-  const bool fresh = !fs::exists(file("metrics.csv")) || fs::file_size(file("metrics.csv")) == 0;
-  std::ofstream csv(file("metrics.csv"), std::ios::app);
-  if (fresh) {
-    for (size_t i = 0; i < row.size(); ++i) csv << (i ? "," : "") << row[i].first;
-    csv << "\n";
+  for (auto& [k, v] : row)
+    if (std::isfinite(v)) json += fmt::format("{}\"{}\": {}", json.size() > 1 ? ", " : "", json_escape(k), v);
+  return json + "}\n";
+}
+
+std::string csv_line(const std::vector<std::string>& columns, const MetricsRow& row) {
+  std::string line;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) line += ",";
+    const std::optional<double> v = find_value(row, columns[i]);
+    if (v && std::isfinite(*v)) line += fmt::format("{}", *v);
   }
-  for (size_t i = 0; i < row.size(); ++i) csv << (i ? "," : "") << fmt::format("{}", row[i].second);
-  csv << "\n";
+  return line + "\n";
+}
+
+std::string csv_head(const std::vector<std::string>& columns) {
+  std::string line;
+  for (size_t i = 0; i < columns.size(); ++i) line += (i ? "," : "") + columns[i];
+  return line + "\n";
+}
+
+}  // namespace
+
+std::optional<double> find_value(const MetricsRow& row, const std::string& name) {
+  for (auto& [k, v] : row)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+void RunDir::append_metrics(const MetricsRow& row) const { append_row("metrics", {}, row); }
+
+void RunDir::append_row(const std::string& table, const std::vector<std::string>& columns,
+                        const MetricsRow& row) const {
+  const std::string csv_path = file(table + ".csv");
+  const std::vector<std::string> header = csv_header(csv_path);
+  std::vector<std::string> want = !columns.empty() ? columns : !header.empty() ? header : std::vector<std::string>{};
+  for (auto& [k, v] : row)
+    if (!has_name(want, k)) want.push_back(k);
+  std::ofstream(file(table + ".jsonl"), std::ios::app) << json_line(row);
+  if (header.empty()) {
+    std::ofstream(csv_path, std::ios::trunc) << csv_head(want) << csv_line(want, row);
+  } else if (want == header) {
+    std::ofstream(csv_path, std::ios::app) << csv_line(want, row);
+  } else {
+    rewrite(table, read_rows(table), want);
+  }
 }
 
 // Parses the flat {"name": number, ...} lines this class writes.
-std::vector<MetricsRow> RunDir::read_metrics() const {
+std::vector<MetricsRow> RunDir::read_rows(const std::string& table) const {
   std::vector<MetricsRow> rows;
-  std::ifstream f(file("metrics.jsonl"));
+  std::ifstream f(file(table + ".jsonl"));
   std::string line;
   while (std::getline(f, line)) {
     MetricsRow row;
@@ -90,13 +145,49 @@ std::vector<MetricsRow> RunDir::read_metrics() const {
   return rows;
 }
 
+std::vector<MetricsRow> RunDir::read_metrics() const { return read_rows("metrics"); }
+
+void RunDir::rewrite(const std::string& table, const std::vector<MetricsRow>& rows,
+                     std::vector<std::string> columns) const {
+  for (auto& n : csv_header(file(table + ".csv")))
+    if (!has_name(columns, n)) columns.push_back(n);
+  for (auto& r : rows)
+    for (auto& [k, v] : r)
+      if (!has_name(columns, k)) columns.push_back(k);
+  std::string jsonl, csv = csv_head(columns);
+  for (auto& r : rows) {
+    jsonl += json_line(r);
+    csv += csv_line(columns, r);
+  }
+  write_file_atomic(file(table + ".jsonl"), jsonl);
+  write_file_atomic(file(table + ".csv"), csv);
+}
+
 void RunDir::truncate_metrics(size_t keep) const {
   std::vector<MetricsRow> rows = read_metrics();
   if (rows.size() <= keep) return;
   rows.resize(keep);
-  fs::remove(file("metrics.jsonl"));
-  fs::remove(file("metrics.csv"));
-  for (auto& r : rows) append_metrics(r);
+  if (rows.empty()) {  // a fresh start: the next row decides the header
+    fs::remove(file("metrics.jsonl"));
+    fs::remove(file("metrics.csv"));
+    return;
+  }
+  rewrite("metrics", rows, {});
+}
+
+void RunDir::truncate_rows(const std::string& table, const std::string& key, double max) const {
+  std::vector<MetricsRow> rows = read_rows(table), keep;
+  for (auto& r : rows) {
+    const std::optional<double> v = find_value(r, key);
+    if (!v || *v <= max) keep.push_back(r);
+  }
+  if (keep.size() == rows.size()) return;
+  if (keep.empty()) {
+    fs::remove(file(table + ".jsonl"));
+    fs::remove(file(table + ".csv"));
+    return;
+  }
+  rewrite(table, keep, {});
 }
 
 }  // namespace moco::cli

@@ -1,7 +1,13 @@
-// A run folder: the resolved configuration (config.json) and one metrics
-// row per epoch, appended to metrics.jsonl and metrics.csv.
+// A run folder: the resolved configuration (config.json) and tables of
+// named numbers, each kept twice: TABLE.jsonl (one JSON object per line) and
+// TABLE.csv (a header line, then one line per row). `moco pretrain` writes
+// "metrics" (one row per epoch) and "steps" (one row every --log-every
+// steps). A value that does not apply is left out of its row: an absent key
+// in the JSONL, an empty cell in the CSV (never a stand-in such as -1).
+// NaN and infinities are left out the same way (JSON has no spelling for them).
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,16 +22,33 @@ class RunDir {
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   void write_config(const std::map<std::string, std::string>& config, const std::string& command) const;
-  // Appends a row; the CSV header is written with the first row of a new file.
+  // Appends a row to the "metrics" table; its CSV columns are those of the
+  // file's header, or of the first row of a new file (see append_row).
   void append_metrics(const MetricsRow& row) const;
   // Reads metrics.jsonl back (for resuming and for reports).
   std::vector<MetricsRow> read_metrics() const;
   // Keeps only the first `rows` rows (resuming from an earlier epoch).
   void truncate_metrics(size_t rows) const;
 
+  // Appends `row` to TABLE.jsonl and TABLE.csv. `columns`: the CSV header,
+  // every name this table's rows may hold, in order (empty: the existing
+  // header, or the row's names). A CSV whose header lacks a name (a run
+  // folder of an older version, resumed) is rewritten from the JSONL with
+  // the wider header, so every row stays in its column.
+  void append_row(const std::string& table, const std::vector<std::string>& columns, const MetricsRow& row) const;
+  std::vector<MetricsRow> read_rows(const std::string& table) const;
+  // Keeps the rows whose `key` is at most `max` (and those without it): on
+  // resume, the steps after the checkpoint go.
+  void truncate_rows(const std::string& table, const std::string& key, double max) const;
+
  private:
+  // Rewrites both files of `table` with `rows`, keeping the CSV header's columns first.
+  void rewrite(const std::string& table, const std::vector<MetricsRow>& rows, std::vector<std::string> columns) const;
   std::string path_;
 };
+
+// The value of `name` in `row`, if it is there.
+std::optional<double> find_value(const MetricsRow& row, const std::string& name);
 
 // Writes `content` to `path` through a temporary file and a rename, so a
 // crash never leaves a half-written file in place of a good one.
