@@ -175,9 +175,11 @@ class ConcatDataset : public Dataset {
 std::shared_ptr<Subset> subset_by_classes(DatasetPtr base, const std::vector<int64_t>& classes);
 // Same, by class names.
 std::shared_ptr<Subset> subset_by_class_names(DatasetPtr base, const std::vector<std::string>& names);
-// A fraction of each class (at least one sample per non-empty class), chosen
-// with `seed`: the 1% / 10% semi-supervised subsets. Indices stay sorted.
-std::shared_ptr<Subset> subset_by_fraction(DatasetPtr base, double fraction, uint64_t seed);
+// A fraction of each class (at least `min_per_class` samples, or the whole
+// class when it is smaller), chosen with `seed`: the 1% / 10% semi-supervised
+// subsets. A larger minimum only adds samples (the same shuffled order is cut
+// later). Indices stay sorted.
+std::shared_ptr<Subset> subset_by_fraction(DatasetPtr base, double fraction, uint64_t seed, int64_t min_per_class = 1);
 // Splits into (train, val) with val_fraction of each class in val (stratified)
 // or of the whole set (stratified = false), chosen with `seed`.
 std::pair<std::shared_ptr<Subset>, std::shared_ptr<Subset>> train_val_split(DatasetPtr base, double val_fraction,

@@ -476,19 +476,23 @@ std::map<int64_t, std::vector<int64_t>> by_class(const Dataset& ds) {
 }
 }  // namespace
 
-std::shared_ptr<Subset> subset_by_fraction(DatasetPtr base, double fraction, uint64_t seed) {
+std::shared_ptr<Subset> subset_by_fraction(DatasetPtr base, double fraction, uint64_t seed, int64_t min_per_class) {
   MOCO_CHECK(fraction > 0 && fraction <= 1, "subset_by_fraction: fraction must be in (0, 1], got {}", fraction);
   std::vector<int64_t> idx;
   for (auto& [label, members] : by_class(*base)) {
     Generator gen(mix_seed(seed, Stream::subset, uint64_t(label + 1)));
     std::vector<int64_t> m = members;
     shuffle_in_place(m, gen);
-    size_t k = std::max<size_t>(1, size_t(std::llround(fraction * double(m.size()))));
+    size_t k = std::max<size_t>({1, size_t(std::max<int64_t>(0, min_per_class)),
+                                 size_t(std::llround(fraction * double(m.size())))});
     idx.insert(idx.end(), m.begin(), m.begin() + std::min(k, m.size()));
   }
   std::sort(idx.begin(), idx.end());
   return std::make_shared<Subset>(base, std::move(idx), std::vector<int64_t>{}, std::vector<std::string>{},
-                                  fmt::format("{:g}% per class (seed {})", fraction * 100, seed));
+                                  min_per_class > 1
+                                      ? fmt::format("{:g}% per class, at least {} (seed {})", fraction * 100,
+                                                    min_per_class, seed)
+                                      : fmt::format("{:g}% per class (seed {})", fraction * 100, seed));
 }
 
 std::pair<std::shared_ptr<Subset>, std::shared_ptr<Subset>> train_val_split(DatasetPtr base, double val_fraction,

@@ -42,7 +42,7 @@ bool Args::parse(const std::vector<std::string>& argv) {
       auto al = aliases_.find(a.substr(0, eq));
       if (al != aliases_.end()) a = "--" + al->second + (eq == std::string::npos ? "" : a.substr(eq));
     }
-    MOCO_CHECK(a.rfind("--", 0) == 0, "unexpected argument '{}' (options start with --; see moco {} --help)", a,
+    MOCO_USAGE_CHECK(a.rfind("--", 0) == 0, "unexpected argument '{}' (options start with --; see moco {} --help)", a,
                command_);
     std::string name = a.substr(2), value;
     bool has_value = false;
@@ -52,13 +52,13 @@ bool Args::parse(const std::vector<std::string>& argv) {
       has_value = true;
     }
     auto it = opts_.find(name);
-    MOCO_CHECK(it != opts_.end(), "unknown option --{} (see moco {} --help)", name, command_);
+    MOCO_USAGE_CHECK(it != opts_.end(), "unknown option --{} (see moco {} --help)", name, command_);
     Opt& o = it->second;
     if (o.is_flag) {
       o.value = has_value ? value : "1";
     } else {
       if (!has_value) {
-        MOCO_CHECK(i + 1 < argv.size(), "option --{} needs a value", name);
+        MOCO_USAGE_CHECK(i + 1 < argv.size(), "option --{} needs a value", name);
         value = argv[++i];
       }
       o.value = value;
@@ -80,8 +80,8 @@ int64_t Args::integer(const std::string& name, int64_t lo, int64_t hi) const {
   const std::string& s = get(name).value;
   char* end = nullptr;
   long long v = std::strtoll(s.c_str(), &end, 10);
-  MOCO_CHECK(!s.empty() && *end == 0, "--{} expects an integer, got '{}'", name, s);
-  MOCO_CHECK(v >= lo && v <= hi, "--{} = {} is out of range [{}, {}]", name, v, lo, hi);
+  MOCO_USAGE_CHECK(!s.empty() && *end == 0, "--{} expects an integer, got '{}'", name, s);
+  MOCO_USAGE_CHECK(v >= lo && v <= hi, "--{} = {} is out of range [{}, {}]", name, v, lo, hi);
   return v;
 }
 
@@ -89,7 +89,7 @@ double Args::real(const std::string& name, double lo, double hi) const {
   const std::string& s = get(name).value;
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  MOCO_CHECK(!s.empty() && *end == 0, "--{} expects a number, got '{}'", name, s);
+  MOCO_USAGE_CHECK(!s.empty() && *end == 0, "--{} expects a number, got '{}'", name, s);
   MOCO_CHECK(v >= lo && v <= hi, "--{} = {} is out of range [{}, {}]", name, v, lo, hi);
   return v;
 }
@@ -117,7 +117,7 @@ std::vector<int64_t> Args::int_list(const std::string& name) const {
     if (item.empty()) continue;
     char* end = nullptr;
     long long v = std::strtoll(item.c_str(), &end, 10);
-    MOCO_CHECK(*end == 0, "--{} expects a comma-separated list of integers, got '{}'", name, get(name).value);
+    MOCO_USAGE_CHECK(*end == 0, "--{} expects a comma-separated list of integers, got '{}'", name, get(name).value);
     out.push_back(v);
   }
   return out;

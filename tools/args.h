@@ -6,7 +6,26 @@
 #include <string>
 #include <vector>
 
+#include "tensor/error.h"
+
 namespace moco::cli {
+
+// A command line the user must change: a flag that does not parse, is out of
+// range or does not fit the data. `moco` exits with status 2 on it (1 on
+// every other error), as command-line programs do for usage errors.
+struct UsageError : Error {
+  using Error::Error;
+};
+
+template <class... A>
+[[noreturn]] void usage_fail(fmt::format_string<A...> f, A&&... args) {
+  throw UsageError(fmt::format(f, std::forward<A>(args)...));
+}
+
+#define MOCO_USAGE_CHECK(cond, ...)                  \
+  do {                                               \
+    if (!(cond)) ::moco::cli::usage_fail(__VA_ARGS__); \
+  } while (0)
 
 class Args {
  public:

@@ -25,7 +25,9 @@ void add_data_flags(Args& a, bool supervised) {
       .opt("data", "", "the data set's folder (Fashion-MNIST is found automatically)")
       .opt("classes", "", "use only these classes, by index or name, comma-separated (e.g. 0,2,4,6); empty: all");
   if (supervised)
-    a.opt("label-fraction", "1", "fraction of each class's training labels used (e.g. 0.01, 0.1)");
+    a.opt("label-fraction", "1", "fraction of each class's training labels used (e.g. 0.01, 0.1)")
+        .opt("label-floor", "1", "with --label-fraction: keep at least this many labelled images per class (all of "
+                                 "a smaller class)");
   else
     a.opt("data-fraction", "1", "fraction of each class's training images used for pretraining");
   a.opt("image-size", "0", "model input side in pixels (0: the data set's own, 224 above 96 px)")
@@ -83,7 +85,9 @@ DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool wa
       MOCO_CHECK(count[c] > 0, "class {} has no training images in {}", ids.size() == count.size() ? ids[c] : d.classes[c],
                  train->describe());
   }
-  if (train_fraction < 1) train = data::subset_by_fraction(train, train_fraction, seed);
+  if (train_fraction < 1)
+    train = data::subset_by_fraction(train, train_fraction, seed,
+                                     a.has("label-floor") ? a.integer("label-floor", 1, INT64_MAX) : 1);
   d.train = train;
   if (want_val) d.val = select_classes(data::open_dataset(d.spec, "val"), a.str("classes"));
   data::Image first = d.train->image(0);

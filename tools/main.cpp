@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "tensor/error.h"
+#include "tools/args.h"
 #include "tools/command.h"
 
 namespace moco::cli {
@@ -77,6 +78,9 @@ int main(int argc, char** argv) {
     if (c.name != name) continue;
     try {
       return c.run(args);
+    } catch (const moco::cli::UsageError& e) {
+      std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
+      return 2;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
       return 1;

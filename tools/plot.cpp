@@ -15,7 +15,7 @@ static std::string quoted(const std::string& s) {
   return o + "\"";
 }
 
-void plot_png(const std::string& png, const std::vector<Panel>& panels, int width, int height) {
+void plot_png(const std::string& png, const std::vector<Panel>& panels, int width, int height, int columns) {
   MOCO_CHECK(!panels.empty(), "plot: nothing to plot");
   MOCO_CHECK(std::system("command -v gnuplot > /dev/null 2>&1") == 0,
              "plot: gnuplot not found; install it with `apt-get install gnuplot-nox` (or `make deps`)");
@@ -23,10 +23,11 @@ void plot_png(const std::string& png, const std::vector<Panel>& panels, int widt
   std::ofstream d(dat);
   // One gnuplot data block per series, separated by two blank lines (index i).
   int block = 0;
+  const size_t cols = columns > 0 ? std::min(size_t(columns), panels.size()) : panels.size();
   std::string script = fmt::format(
-      "set terminal pngcairo noenhanced size {},{} font 'sans,10'\nset output {}\nset multiplot layout 1,{}\n"
+      "set terminal pngcairo noenhanced size {},{} font 'sans,10'\nset output {}\nset multiplot layout {},{}\n"
       "set grid\n",
-      width, height, quoted(png), panels.size());
+      width, height, quoted(png), (panels.size() + cols - 1) / cols, cols);
   for (const Panel& p : panels) {
     // Whole-number x values over a short range (epochs): one tick per value.
     bool integral = true;
@@ -38,14 +39,28 @@ void plot_png(const std::string& png, const std::vector<Panel>& panels, int widt
         xmax = std::max(xmax, x);
       }
     script += integral && xmax >= xmin && xmax - xmin <= 20 ? "set xtics 1\n" : "set xtics autofreq\n";
+    script += p.logy ? "set logscale y\nset format y '%g'\n" : "unset logscale y\nset format y '% h'\n";
     script += fmt::format("set key {}\nset title {}\nset xlabel {}\nset ylabel {}\nplot ", p.key, quoted(p.title),
                           quoted(p.xlabel), quoted(p.ylabel));
     for (size_t i = 0; i < p.series.size(); ++i) {
       const Series& s = p.series[i];
-      for (size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) d << s.x[k] << " " << s.y[k] << "\n";
+      MOCO_CHECK(s.lo.empty() || (s.lo.size() == s.y.size() && s.hi.size() == s.y.size()),
+                 "plot: series '{}' has {} points but a band of {} / {}", s.name, s.y.size(), s.lo.size(), s.hi.size());
+      const bool band = !s.lo.empty();
+      for (size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) {
+        d << s.x[k] << " " << s.y[k];
+        if (band) d << " " << s.lo[k] << " " << s.hi[k];
+        d << "\n";
+      }
       d << "\n\n";
-      script += fmt::format("{}{} index {} with linespoints pt 7 ps 0.5 lw 2{} title {}", i ? ", " : "", quoted(dat),
-                            block++, s.color.empty() ? "" : " lc rgb " + quoted(s.color), quoted(s.name));
+      const std::string color = s.color.empty() ? "" : " lc rgb " + quoted(s.color);
+      if (band)  // the band first, so the line stays on top of it
+        script += fmt::format("{}{} index {} using 1:3:4 with filledcurves fs transparent solid 0.18 noborder{} notitle",
+                              i ? ", " : "", quoted(dat), block, color);
+      const std::string style = std::string(s.points ? "linespoints pt 7 ps 0.5 lw 2" : "lines lw 1.5") +
+                                (s.dashed ? " dt 2" : "");
+      script += fmt::format("{}{} index {} using 1:2 with {}{} title {}", i || band ? ", " : "", quoted(dat), block++,
+                            style, color, quoted(s.name));
     }
     script += "\n";
   }
