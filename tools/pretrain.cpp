@@ -1,12 +1,15 @@
 #include "tools/pretrain.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "contrastive/contrastive.h"
+#include "contrastive/internals.h"
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "nn/init.h"
@@ -14,6 +17,7 @@
 #include "optim/optim.h"
 #include "tensor/backend.h"
 #include "tools/progress.h"
+#include "tools/run_plot.h"
 
 namespace moco::cli {
 
@@ -24,6 +28,41 @@ Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(
 data::DatasetPtr cap(data::DatasetPtr ds, int64_t max, uint64_t seed) {
   if (max <= 0 || max >= ds->size()) return ds;
   return data::subset_by_fraction(ds, double(max) / double(ds->size()), seed);
+}
+
+// The columns of steps.csv and metrics.csv (contrastive/internals.h says what
+// each measures). Epoch rows hold the epoch's own loss, accuracy and lr, and
+// the mean of the internals over the epoch's logged steps.
+const std::vector<std::string> kInternalNames = {
+    "logit_pos_mean", "logit_neg_mean", "logit_neg_std", "logit_neg_max",  "encoder_drift", "feature_std",
+    "alignment",      "uniformity",     "queue_age_mean", "queue_sim_mean", "grad_norm"};
+
+std::vector<std::string> step_columns() {
+  std::vector<std::string> c = {"step", "epoch", "loss", "loss_chance", "inst_top1"};
+  c.insert(c.end(), kInternalNames.begin(), kInternalNames.end() - 1);
+  c.insert(c.end(), {"lr", "moco_m", "grad_norm"});
+  return c;
+}
+
+std::vector<std::string> epoch_columns() {
+  std::vector<std::string> c = {"epoch", "step", "lr", "moco_m", "loss", "loss_chance", "inst_top1", "knn_top1"};
+  c.insert(c.end(), kInternalNames.begin(), kInternalNames.end());
+  c.insert(c.end(), {"epoch_sec", "images_per_sec"});
+  return c;
+}
+
+void add_internals(MetricsRow& row, const contrastive::Internals& in) {
+  row.insert(row.end(), {{"logit_pos_mean", in.logits.pos_mean},
+                         {"logit_neg_mean", in.logits.neg_mean},
+                         {"logit_neg_std", in.logits.neg_std},
+                         {"logit_neg_max", in.logits.neg_max},
+                         {"encoder_drift", in.encoder_drift},
+                         {"feature_std", in.feature_std},
+                         {"alignment", in.alignment},
+                         {"uniformity", in.uniformity}});
+  if (in.queue_age_mean) row.emplace_back("queue_age_mean", *in.queue_age_mean);
+  if (in.queue_sim_mean) row.emplace_back("queue_sim_mean", *in.queue_sim_mean);
+  row.emplace_back("grad_norm", in.grad_norm);
 }
 
 data::PresetOptions preset_options(const DataSetup& d) {
@@ -105,7 +144,14 @@ int pretrain_command(const std::vector<std::string>& argv) {
       .opt("knn-test", "0", "kNN monitor: test images classified (0: the whole test split)")
       .opt("knn-features", "backbone", "kNN monitor features: backbone (pooled, before the head) | head (the query "
                                        "encoder's output, as the CIFAR-10 demo)")
-      .flag("knn-init", "also measure the kNN top-1 at random initialisation (knn_init.json)");
+      .flag("knn-init", "also measure the kNN top-1 at random initialisation (knn_init.json)")
+      .opt("log-every", "20",
+           "every N steps append a row of MoCo's internals to steps.jsonl / steps.csv (0: off): loss, loss_chance "
+           "(the loss of uniform logits), inst_top1, logit_pos_mean / logit_neg_mean / logit_neg_std / "
+           "logit_neg_max (as cosine similarities, logit x T), encoder_drift (|theta_q - theta_k| / |theta_q|), "
+           "feature_std (~1/sqrt(dim) healthy, -> 0 on collapse), alignment and uniformity (Wang & Isola, t 2), "
+           "queue_age_mean and queue_sim_mean (v1/v2), lr, moco_m, grad_norm; epoch rows of metrics.jsonl get "
+           "their means. plots.png is redrawn every epoch, report.md written at the end");
   a.alias("-b", "batch-size").alias("--learning-rate", "lr").alias("--weight-decay", "wd");
   add_run_flags(a, "runs/pretrain");
   if (!a.parse(argv)) return 0;
@@ -261,7 +307,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     model->load_checkpoint_state(c.model);
     opt->load_state_dict(c.optimizer);
     start_epoch = c.epoch();
-    run.dir->truncate_metrics(size_t(start_epoch));
+    run.dir->truncate_metrics(size_t(start_epoch));  // steps.jsonl once the steps per epoch are known
     std::printf("  resumed from %s after epoch %lld\n", run.resume_from.c_str(), (long long)start_epoch);
   } else {
     run.dir->truncate_metrics(0);
@@ -281,6 +327,19 @@ int pretrain_command(const std::vector<std::string>& argv) {
   lo.seed = seed;
   data::DataLoader loader(d.train, pipe, lo);
   const int64_t iters = loader.batches_per_epoch();
+  run.dir->truncate_rows("steps", "step", double(start_epoch * iters));
+  const int64_t log_every = a.integer("log-every", 0);
+  const std::vector<std::string> step_cols = step_columns(), epoch_cols = epoch_columns();
+  bool plot_failed = false;
+  auto refresh_plot = [&]() {
+    if (plot_failed) return;
+    try {
+      plot_runs({run.dir->path()}, run.dir->file("plots.png"));
+    } catch (const std::exception& e) {  // a missing gnuplot must not stop the training
+      plot_failed = true;
+      std::printf("note: plots.png not drawn: %s\n", e.what());
+    }
+  };
 
   double last_knn = -1;
   const int64_t end_epoch = last_epoch(a, start_epoch, epochs);
@@ -288,8 +347,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
     model->train();
     loader.start_epoch(epoch);
     Progress bar(fmt::format("pretrain epoch {}/{}", epoch + 1, epochs), iters, B);
-    double loss_sum = 0, correct = 0;
+    double loss_sum = 0, correct = 0, chance = 0;
     int64_t seen = 0, i = 0;
+    std::map<std::string, std::pair<double, int64_t>> logged;  // name -> (sum, count) over this epoch's step rows
     data::Batch b;
     while (loader.next(b)) {
       const double e = double(epoch) + double(i) / double(iters);
@@ -302,6 +362,23 @@ int pretrain_command(const std::vector<std::string>& argv) {
                         epoch > 0 && (epoch > start_epoch || !run.resume_from.empty()) ? ckpt_path : "");
       opt->zero_grad();
       out.loss.backward();
+      chance = 0;
+      for (const Tensor& lg : out.logits) chance += contrastive::chance_loss(lg.size(1), out.loss_scale);
+      const int64_t step = epoch * iters + i + 1;  // steps done, this one included
+      if (log_every > 0 && step % log_every == 0) {
+        // After backward (grad_norm), before the optimiser moves the query encoder.
+        const contrastive::Internals in = contrastive::measure_internals(*model, out);
+        MetricsRow row = {{"step", double(step)}, {"epoch", double(step) / double(iters)}, {"loss", l},
+                          {"loss_chance", in.loss_chance}, {"inst_top1", in.inst_top1}};
+        add_internals(row, in);
+        row.insert(row.end(), {{"lr", opt->lr()}, {"moco_m", model->momentum()}});
+        run.dir->append_row("steps", step_cols, row);
+        for (auto& [k, v] : row)
+          if (std::find(kInternalNames.begin(), kInternalNames.end(), k) != kInternalNames.end()) {
+            logged[k].first += v;
+            logged[k].second += 1;
+          }
+      }
       opt->step();
       const int64_t n = x1.size(0);
       loss_sum += l * double(n);
@@ -313,7 +390,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     const double secs = bar.done();
     const double ips = double(seen) / std::max(secs, 1e-9);
     const bool do_knn = knn_every > 0 && ((epoch + 1) % knn_every == 0 || epoch + 1 == epochs);
-    double knn_acc = -1;
+    double knn_acc = -1;  // written only when measured
     if (do_knn) last_knn = knn_acc = knn();
     const double loss = loss_sum / double(std::max<int64_t>(seen, 1));
     const double inst = 100.0 * correct / double(std::max<int64_t>(seen, 1));
@@ -336,15 +413,18 @@ int pretrain_command(const std::vector<std::string>& argv) {
     c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
     if (do_knn) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
     save_checkpoint(ckpt_path, c);
-    run.dir->append_metrics({{"epoch", double(epoch + 1)},
-                             {"lr", opt->lr()},
-                             {"moco_m", model->momentum()},
-                             {"loss", loss},
-                             {"inst_top1", inst},
-                             {"knn_top1", knn_acc},
-                             {"epoch_sec", secs},
-                             {"images_per_sec", ips}});
+    MetricsRow row = {{"epoch", double(epoch + 1)}, {"step", double((epoch + 1) * iters)},
+                      {"lr", opt->lr()},           {"moco_m", model->momentum()},
+                      {"loss", loss},              {"loss_chance", chance},
+                      {"inst_top1", inst}};
+    if (do_knn) row.emplace_back("knn_top1", knn_acc);
+    for (const std::string& k : kInternalNames)
+      if (logged.count(k)) row.emplace_back(k, logged[k].first / double(logged[k].second));
+    row.insert(row.end(), {{"epoch_sec", secs}, {"images_per_sec", ips}});
+    run.dir->append_row("metrics", epoch_cols, row);
+    refresh_plot();
   }
+  write_pretrain_report(run.dir->path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
   std::printf("moco pretrain: done%s; checkpoint %s\n",
               last_knn >= 0 ? fmt::format(", kNN top-1 {:.2f}%", last_knn).c_str() : "", ckpt_path.c_str());
   return 0;

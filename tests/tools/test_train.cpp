@@ -285,3 +285,103 @@ TEST_CASE("compare: smoothness is the mean absolute epoch-to-epoch change") {
   CHECK(mean_abs_change({50}) == 0);
   CHECK(mean_abs_change({50, 60, 55}) == doctest::Approx(7.5));
 }
+
+TEST_CASE("pretrain --log-every: steps.jsonl / steps.csv with every internal, epoch means, resume drops later steps") {
+  const TinyData& d = tiny();
+  const std::vector<std::string> names = {
+      "step",          "epoch",       "loss",      "loss_chance", "inst_top1",      "logit_pos_mean",
+      "logit_neg_mean", "logit_neg_std", "logit_neg_max", "encoder_drift", "feature_std", "alignment",
+      "uniformity",    "queue_age_mean", "queue_sim_mean", "lr", "moco_m", "grad_norm"};
+  const std::string run = d.out("log_v2");
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", run, "--knn-every", "0", "--log-every", "1"}))) == 0);
+  std::vector<MetricsRow> steps = RunDir(run).read_rows("steps");
+  REQUIRE(steps.size() == 8);  // 64 images / 16 = 4 steps per epoch, 2 epochs
+  for (size_t i = 0; i < steps.size(); ++i) {
+    INFO("step row " << i);
+    for (const std::string& n : names) {
+      INFO(n);
+      CHECK(find_value(steps[i], n).has_value());
+    }
+    CHECK(*find_value(steps[i], "step") == double(i + 1));
+    CHECK(*find_value(steps[i], "epoch") == doctest::Approx(double(i + 1) / 4));
+    CHECK(*find_value(steps[i], "loss_chance") == doctest::Approx(std::log(65.0)));  // K 64
+    // 16 of 64 slots written per step: ages 0,1,1,1 -> 0,1,2,2 -> 0,1,2,3 (x16), then a full ring.
+    CHECK(*find_value(steps[i], "queue_age_mean") == doctest::Approx(i == 0 ? 0.75 : i == 1 ? 1.25 : 1.5));
+  }
+  {  // the CSV header holds every name, in the order
+    std::ifstream f(run + "/steps.csv");
+    std::string header;
+    std::getline(f, header);
+    std::string want;
+    for (auto& n : names) want += (want.empty() ? "" : ",") + n;
+    CHECK(header == want);
+  }
+  // Epoch rows: the same names where they apply; kNN was off, so it is absent (not -1).
+  std::vector<MetricsRow> epochs = RunDir(run).read_metrics();
+  REQUIRE(epochs.size() == 2);
+  CHECK_FALSE(find_value(epochs[0], "knn_top1").has_value());
+  double drift_mean = 0;
+  for (int i = 4; i < 8; ++i) drift_mean += *find_value(steps[size_t(i)], "encoder_drift") / 4;
+  CHECK(*find_value(epochs[1], "encoder_drift") == doctest::Approx(drift_mean));
+  CHECK(*find_value(epochs[1], "step") == 8);
+  CHECK(*find_value(epochs[1], "loss_chance") == doctest::Approx(std::log(65.0)));
+  // plots.png (when gnuplot is there) and report.md with the commands to continue and evaluate.
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) CHECK(fs::is_regular_file(run + "/plots.png"));
+  std::ifstream rf(run + "/report.md");
+  std::string report((std::istreambuf_iterator<char>(rf)), {});
+  CHECK(report.find("moco pretrain --resume " + run + " --epochs 4") != std::string::npos);
+  CHECK(report.find("moco knn --pretrained " + run + " --dataset mnist --data ") != std::string::npos);
+  CHECK(report.find("moco linear --pretrained " + run) != std::string::npos);
+  CHECK(report.find("moco finetune --pretrained " + run) != std::string::npos);
+  CHECK(report.find("| moco-k | `64` |") != std::string::npos);
+  CHECK(report.find("`loss_chance` | 4.1744 |") != std::string::npos);  // ln 65
+
+  // A run stopped after epoch 1 went on to epoch 2, then its checkpoint was
+  // replaced by the epoch-1 one (as after a crash before the next save): the
+  // resumed run drops steps 5..8 and writes them again, once, with the same values.
+  const std::string split = d.out("log_v2_split");
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", split, "--knn-every", "0", "--log-every", "1", "--stop-after",
+                                             "1"}))) == 0);
+  fs::copy_file(split + "/checkpoint.safetensors", d.out("log_v2_epoch1.safetensors"));
+  REQUIRE(pretrain_command({"--resume", split}) == 0);
+  fs::copy_file(d.out("log_v2_epoch1.safetensors"), split + "/checkpoint.safetensors",
+                fs::copy_options::overwrite_existing);
+  {
+    std::ifstream rf2(split + "/report.md");
+    std::string r2((std::istreambuf_iterator<char>(rf2)), {});
+    CHECK(r2.find("2 of 2 epochs done") != std::string::npos);
+  }
+  REQUIRE(pretrain_command({"--resume", split}) == 0);
+  std::vector<MetricsRow> again = RunDir(split).read_rows("steps");
+  REQUIRE(again.size() == 8);
+  for (size_t i = 0; i < again.size(); ++i) {
+    INFO("step row " << i);
+    for (const std::string& n : names) CHECK(*find_value(again[i], n) == *find_value(steps[i], n));
+  }
+}
+
+TEST_CASE("pretrain v3 --log-every: no queue columns, chance 2 x 2T ln(B); --log-every 0 writes no step log") {
+  const TinyData& d = tiny();
+  const std::string run = d.out("log_v3");
+  REQUIRE(pretrain_command(d.args(plus(kV3, {"--out", run, "--knn-every", "0", "--log-every", "2", "--epochs", "1",
+                                             "--warmup-epochs", "0"}))) == 0);
+  std::vector<MetricsRow> steps = RunDir(run).read_rows("steps");
+  REQUIRE(steps.size() == 2);  // steps 2 and 4
+  CHECK(*find_value(steps[1], "step") == 4);
+  CHECK_FALSE(find_value(steps[0], "queue_age_mean").has_value());
+  CHECK_FALSE(find_value(steps[0], "queue_sim_mean").has_value());
+  CHECK(*find_value(steps[0], "loss_chance") == doctest::Approx(2 * 2 * 0.2 * std::log(16.0)));  // ViT: T 0.2, B 16
+  CHECK(find_value(steps[0], "logit_neg_max").has_value());
+  std::ifstream f(run + "/steps.csv");
+  std::string header, row;
+  std::getline(f, header);
+  std::getline(f, row);
+  CHECK(header.find("queue_age_mean,queue_sim_mean") != std::string::npos);
+  CHECK(row.find(",,") != std::string::npos);  // the two empty queue cells
+
+  const std::string off = d.out("log_off");
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", off, "--knn-every", "0", "--log-every", "0", "--epochs", "1"}))) ==
+          0);
+  CHECK_FALSE(fs::exists(off + "/steps.jsonl"));
+  CHECK(RunDir(off).read_metrics().size() == 1);
+}

@@ -1,0 +1,347 @@
+#include "tools/run_plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "nn/json.h"
+#include "tools/args.h"
+#include "tools/cli_common.h"
+#include "tools/plot.h"
+#include "tools/run_dir.h"
+
+namespace moco::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunData {
+  std::string dir, label;
+  std::vector<MetricsRow> steps, epochs;
+  std::map<std::string, std::string> config;  // config.json's string values
+  std::optional<double> knn_init;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+std::map<std::string, std::string> read_config(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  const std::string path = (fs::path(dir) / "config.json").string();
+  if (!fs::is_regular_file(path)) return out;
+  nn::Json j = nn::parse_json(read_text(path), path);
+  for (auto& [k, v] : j.members)
+    if (v.kind == nn::Json::Kind::string) out[k] = v.s;
+  return out;
+}
+
+std::optional<double> read_knn_init(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "knn_init.json").string();
+  if (!fs::is_regular_file(path)) return std::nullopt;
+  nn::Json j = nn::parse_json(read_text(path), path);
+  const nn::Json* v = j.find("knn_top1");
+  if (v == nullptr) return std::nullopt;
+  if (v->kind == nn::Json::Kind::number) return v->d;
+  if (v->kind == nn::Json::Kind::integer) return double(v->i);
+  return std::nullopt;
+}
+
+// Why `dir` cannot be plotted, or "" when it can.
+std::string not_a_run(const std::string& dir) {
+  if (!fs::is_directory(dir)) return fmt::format("{} is not a folder", dir);
+  RunDir r(dir);
+  if (r.read_rows("metrics").empty() && r.read_rows("steps").empty())
+    return fmt::format("{} has no metrics (no rows in metrics.jsonl or steps.jsonl): not a run folder of moco "
+                       "pretrain / train / linear / finetune, or its first epoch has not finished yet",
+                       dir);
+  return "";
+}
+
+RunData load_run(const std::string& dir) {
+  const std::string why = not_a_run(dir);
+  if (!why.empty()) usage_fail("{}", why);
+  RunData r;
+  r.dir = dir;
+  r.label = fs::path(dir).lexically_normal().filename().string();
+  if (r.label.empty() || r.label == ".") r.label = fs::path(dir).lexically_normal().parent_path().filename().string();
+  RunDir rd(dir);
+  r.steps = rd.read_rows("steps");
+  r.epochs = rd.read_rows("metrics");
+  r.config = read_config(dir);
+  r.knn_init = read_knn_init(dir);
+  return r;
+}
+
+// (epoch, value) of every row that has both.
+Series curve(const std::vector<MetricsRow>& rows, const std::string& name) {
+  Series s;
+  for (auto& row : rows) {
+    const std::optional<double> x = find_value(row, "epoch"), y = find_value(row, name);
+    if (x && y && std::isfinite(*x) && std::isfinite(*y)) {
+      s.x.push_back(*x);
+      s.y.push_back(*y);
+    }
+  }
+  return s;
+}
+
+struct Item {
+  std::string name, label;
+  bool dashed = false;
+  bool epochs_only = false;  // per-epoch measurements (kNN): never in steps.jsonl
+};
+
+struct PanelSpec {
+  std::string title, ylabel;
+  std::vector<Item> items;
+  bool logy = false;
+  std::string key = "top right";
+};
+
+const std::vector<PanelSpec>& panel_specs() {
+  static const std::vector<PanelSpec> specs = {
+      {"loss (dashed: chance, the loss of uniform logits)",
+       "loss (nats)",
+       {{"loss", "loss"}, {"loss_chance", "chance", true}, {"train_loss", "training loss"}}},
+      {"instance discrimination top-1 (positive key ranked first)", "top-1 (%)", {{"inst_top1", "instance top-1"}}, false,
+       "bottom right"},
+      {"kNN top-1 on the test split (epoch 0: random init)",
+       "top-1 (%)",
+       {{"knn_top1", "kNN top-1", false, true}, {"val_top1", "validation top-1", false, true}},
+       false,
+       "bottom right"},
+      {"logits as cosine similarity (logit x T)",
+       "cosine similarity",
+       {{"logit_pos_mean", "positive, mean"},
+        {"logit_neg_mean", "negative, mean"},
+        {"logit_neg_max", "negative, max"},
+        {"queue_sim_mean", "queue key pairs, mean"}},
+       false,
+       "center right"},
+      {"alignment E|q-k|^2, uniformity log E exp(-2|x-y|^2) (lower: better)",
+       "alignment, uniformity",
+       {{"alignment", "alignment"}, {"uniformity", "uniformity"}},
+       false,
+       "center right"},
+      {"feature std of normalised q (dashed: 1/sqrt(d); collapse: 0)",
+       "mean std per dimension",
+       {{"feature_std", "feature std"}},
+       false,
+       "bottom right"},
+      {"encoder drift |theta_q - theta_k| / |theta_q|", "relative distance (log)", {{"encoder_drift", "drift"}}, true},
+      {"gradient norm of the query side (before the step)", "L2 norm (log)", {{"grad_norm", "grad norm"}}, true},
+      {"queue: mean age of the keys", "age (steps)", {{"queue_age_mean", "mean age"}}, false, "bottom right"},
+      {"learning rate", "lr", {{"lr", "lr"}}},
+      {"key encoder momentum m", "m", {{"moco_m", "m"}}, false, "bottom right"},
+  };
+  return specs;
+}
+
+std::vector<Panel> build_panels(const std::vector<RunData>& runs) {
+  const bool several = runs.size() > 1;
+  std::vector<Panel> panels;
+  for (const PanelSpec& spec : panel_specs()) {
+    // An opaque legend stays readable where curves run under it.
+    Panel p{spec.title, "epoch", spec.ylabel, {}, spec.key + " opaque font ',8'", spec.logy};
+    for (const RunData& r : runs) {
+      auto name = [&](const std::string& label) { return several ? r.label + ": " + label : label; };
+      for (const Item& it : spec.items) {
+        Series s = it.epochs_only ? Series{} : curve(r.steps, it.name);
+        if (s.x.empty()) s = curve(r.epochs, it.name);
+        if (it.name == "knn_top1" && r.knn_init && !s.x.empty()) {
+          s.x.insert(s.x.begin(), 0.0);
+          s.y.insert(s.y.begin(), *r.knn_init);
+        }
+        if (s.x.empty()) continue;
+        if (spec.logy) {  // a log axis has no place for 0
+          Series pos;
+          for (size_t i = 0; i < s.x.size(); ++i)
+            if (s.y[i] > 0) pos.x.push_back(s.x[i]), pos.y.push_back(s.y[i]);
+          if (pos.x.empty()) continue;
+          s.x = pos.x;
+          s.y = pos.y;
+        }
+        s.name = name(it.label);
+        s.dashed = it.dashed;
+        s.points = !it.dashed && s.x.size() <= 60;
+        const double x0 = s.x.front(), x1 = s.x.back();
+        p.series.push_back(s);
+        auto dim = r.config.find("moco-dim");
+        if (it.name == "feature_std" && dim != r.config.end() && std::atof(dim->second.c_str()) > 0) {
+          const double ref = 1.0 / std::sqrt(std::atof(dim->second.c_str()));
+          Series ref_line;
+          ref_line.name = name(fmt::format("1/sqrt({})", dim->second));
+          ref_line.x = {x0, x1};
+          ref_line.y = {ref, ref};
+          ref_line.dashed = true;
+          ref_line.points = false;
+          p.series.push_back(ref_line);
+        }
+      }
+    }
+    // A panel whose only curves are reference levels says nothing about the run.
+    const bool measured = std::any_of(p.series.begin(), p.series.end(), [](const Series& s) { return !s.dashed; });
+    if (measured) panels.push_back(p);
+  }
+  return panels;
+}
+
+std::string fmt_value(double v) {
+  if (v == std::floor(v) && std::abs(v) < 1e9) return fmt::format("{:.0f}", v);
+  if (std::abs(v) >= 1e-3 && std::abs(v) < 1e5) return fmt::format("{:.4f}", v);
+  return fmt::format("{:.3g}", v);
+}
+
+}  // namespace
+
+void plot_runs(const std::vector<std::string>& dirs, const std::string& png) {
+  if (dirs.empty()) usage_fail("moco plot needs at least one run folder");
+  std::vector<RunData> runs;
+  for (const std::string& d : dirs) runs.push_back(load_run(d));
+  std::vector<Panel> panels = build_panels(runs);
+  if (panels.empty())
+    usage_fail("nothing to plot: {} hold{} none of the curves moco plot draws (loss, inst_top1, knn_top1, ...)",
+               fmt::join(dirs, ", "), dirs.size() == 1 ? "s" : "");
+  const int cols = 3, rows = int((panels.size() + cols - 1) / cols);
+  plot_png(png, panels, 1500, 340 * rows, cols);
+}
+
+int plot_command(const std::vector<std::string>& argv) {
+  Args a("plot",
+         "Draw the curves of one or more run folders into one PNG: loss against loss_chance, instance and kNN top-1, "
+         "positive / negative logits (as cosine similarities), alignment and uniformity, feature_std against "
+         "1/sqrt(d), encoder drift, gradient norm, queue age, lr and m; x = epochs. Step rows (steps.jsonl, "
+         "moco pretrain --log-every) are drawn where a run has them, epoch rows (metrics.jsonl) otherwise; a "
+         "panel without values in any run is left out. Usage: moco plot RUN [RUN...] [--out FILE.png]");
+  a.opt("out", "", "the PNG to write (default: RUN/plots.png for one run, plots.png here for several)");
+  std::vector<std::string> flags, runs;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i].rfind("-", 0) == 0) {
+      flags.push_back(argv[i]);
+      const bool takes_value = argv[i] == "--out";
+      if (takes_value && i + 1 < argv.size()) flags.push_back(argv[++i]);
+    } else {
+      runs.push_back(argv[i]);
+    }
+  }
+  if (!a.parse(flags)) return 0;
+  if (runs.empty()) usage_fail("moco plot needs at least one run folder: moco plot RUN [RUN...] (see --help)");
+  std::string png = a.str("out");
+  if (png.empty()) png = runs.size() == 1 ? (fs::path(runs[0]) / "plots.png").string() : "plots.png";
+  plot_runs(runs, png);
+  std::printf("moco plot: %s\n", png.c_str());
+  return 0;
+}
+
+void write_pretrain_report(const std::string& dir, int64_t epochs_done, int64_t epochs, const std::string& png) {
+  RunDir run(dir);
+  const std::vector<MetricsRow> rows = run.read_metrics();
+  const std::map<std::string, std::string> cfg = read_config(dir);
+  const std::optional<double> knn0 = read_knn_init(dir);
+  auto conf = [&](const std::string& k) {
+    auto it = cfg.find(k);
+    return it == cfg.end() ? std::string() : it->second;
+  };
+  std::string md = fmt::format("# moco pretrain: {}\n\n", dir);
+  md += fmt::format("MoCo {}, {} (width {}), {} pixels, batch {}, {} of {} epochs done.\n\n", conf("moco-version"),
+                    conf("arch"), conf("width"), conf("image-size") == "0" ? "native" : conf("image-size"),
+                    conf("batch-size"), epochs_done, epochs);
+  md += "## Command\n\n```sh\n" + conf("command") + "\n```\n\n";
+  if (!conf("resumed_with").empty()) md += "last continued with `" + conf("resumed_with") + "`\n\n";
+
+  md += "## Results\n\n";
+  if (rows.empty()) {
+    md += "No epoch has finished.\n\n";
+  } else {
+    const MetricsRow& last = rows.back();
+    const int64_t last_epoch = int64_t(find_value(last, "epoch").value_or(double(rows.size())));
+    // (name, what it is, best is the min (-1), the max (+1) or not meaningful (0))
+    const std::vector<std::tuple<std::string, std::string, int>> names = {
+        {"loss", "training loss (InfoNCE)", -1},
+        {"loss_chance", "loss of uniform logits (chance)", 0},
+        {"inst_top1", "instance discrimination top-1 (%)", +1},
+        {"knn_top1", "kNN top-1 on the test split (%)", +1},
+        {"logit_pos_mean", "positive logit, mean (cosine)", 0},
+        {"logit_neg_mean", "negative logit, mean (cosine)", 0},
+        {"logit_neg_std", "negative logit, std (cosine)", 0},
+        {"logit_neg_max", "negative logit, max (cosine)", 0},
+        {"encoder_drift", "encoder drift ‖θq − θk‖ / ‖θq‖", 0},
+        {"feature_std", "feature std (1/√d healthy, 0 collapsed)", 0},
+        {"alignment", "alignment (lower: views closer)", 0},
+        {"uniformity", "uniformity (lower: more uniform)", 0},
+        {"queue_age_mean", "queue key age, mean (steps)", 0},
+        {"queue_sim_mean", "queue key pairs, mean cosine", 0},
+        {"grad_norm", "gradient norm", 0},
+        {"lr", "learning rate", 0},
+        {"moco_m", "key encoder momentum m", 0},
+        {"images_per_sec", "images / s", 0}};
+    md += fmt::format("| metric | final (epoch {}) | best (epoch) |\n|---|---|---|\n", last_epoch);
+    for (auto& [name, what, dir_best] : names) {
+      std::optional<double> final_v;
+      for (auto it = rows.rbegin(); it != rows.rend() && !final_v; ++it) final_v = find_value(*it, name);
+      if (!final_v) continue;
+      std::string best;
+      if (dir_best != 0) {
+        double b = 0, be = 0;
+        bool any = false;
+        for (auto& r : rows) {
+          const std::optional<double> v = find_value(r, name);
+          if (v && (!any || (dir_best > 0 ? *v > b : *v < b))) {
+            b = *v;
+            be = find_value(r, "epoch").value_or(0);
+            any = true;
+          }
+        }
+        best = fmt::format("{} ({:.0f})", fmt_value(b), be);
+      }
+      const std::optional<double> final_epoch = [&]() -> std::optional<double> {
+        for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+          if (find_value(*it, name)) return find_value(*it, "epoch");
+        return std::nullopt;
+      }();
+      std::string final_s = fmt_value(*final_v);
+      if (final_epoch && int64_t(*final_epoch) != last_epoch) final_s += fmt::format(" (epoch {:.0f})", *final_epoch);
+      md += fmt::format("| {} `{}` | {} | {} |\n", what, name, final_s, best);
+    }
+    if (knn0) md += fmt::format("\nkNN top-1 at random initialisation (knn_init.json): {:.2f}%.\n", *knn0);
+    md += "\nPer-epoch values: metrics.jsonl / metrics.csv; every --log-every steps: steps.jsonl / steps.csv.\n\n";
+  }
+
+  if (!png.empty() && fs::is_regular_file(fs::path(dir) / png)) md += "## Curves\n\n![curves](" + png + ")\n\n";
+
+  md += "## Continue or evaluate\n\n```sh\n";
+  if (epochs_done < epochs)
+    md += "# continue to the planned " + std::to_string(epochs) + " epochs\n" +
+          command_line("pretrain", {"--resume", dir}) + "\n";
+  else
+    md += "# train longer: the cosine schedule is redrawn over the new --epochs\n" +
+          command_line("pretrain", {"--resume", dir, "--epochs", std::to_string(2 * epochs)}) + "\n";
+  std::vector<std::string> data = {"--dataset", conf("dataset")};
+  for (const char* k : {"data", "classes"})
+    if (!conf(k).empty()) data.insert(data.end(), {std::string("--") + k, conf(k)});
+  auto with = [&](std::vector<std::string> v) {
+    v.insert(v.end(), data.begin(), data.end());
+    return v;
+  };
+  md += "# kNN top-1 of the backbone's features\n" + command_line("knn", with({"--pretrained", dir})) + "\n";
+  md += "# linear probe on frozen features\n" +
+        command_line("linear", with({"--pretrained", dir, "--out", dir + "-linear"})) + "\n";
+  md += "# fine-tuning end to end on 10% of the labels\n" +
+        command_line("finetune", with({"--pretrained", dir, "--label-fraction", "0.1", "--out", dir + "-finetune"})) +
+        "\n```\n\n";
+
+  md += "## Configuration\n\nThe resolved flags (config.json):\n\n| flag | value |\n|---|---|\n";
+  for (auto& [k, v] : cfg)
+    if (k != "command" && k != "resumed_with") md += v.empty() ? fmt::format("| {} | |\n", k) : fmt::format("| {} | `{}` |\n", k, v);
+  write_file_atomic(run.file("report.md"), md);
+}
+
+}  // namespace moco::cli
