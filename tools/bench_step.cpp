@@ -12,6 +12,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/ops.h"
+#include "contrastive/internals.h"
 #include "contrastive/moco_v2.h"
 #include "contrastive/moco_v3.h"
 #include "nn/init.h"
@@ -77,7 +78,11 @@ const char* kDescription =
     "+ optimiser step + reading the loss (loss.item(), which waits for a GPU). For MoCo the batch counts image "
     "pairs (B images per view, two views). Reported: the median seconds per step over --steps after --warmup "
     "untimed steps, images/s = batch / median, the forward / backward / optimiser split, the process CPU "
-    "seconds per step (all threads) and the peak RSS.";
+    "seconds per step (all threads) and the peak RSS. "
+    "--log-every N (mocov2, mocov3): every other timed step also measures MoCo's internals as `moco pretrain "
+    "--log-every` does on a logged step (after backward, before the optimiser step) and formats their row; "
+    "reported: the median seconds of that measurement, of plain and of logged steps, and the overhead at "
+    "interval N = internals / (N x plain step). The step time excludes it.";
 
 }  // namespace
 
@@ -99,6 +104,8 @@ std::optional<BenchOptions> parse_bench_flags(const std::vector<std::string>& ar
       .opt("mlp-dim", "4096", "mocov3: hidden width of the projector and predictor")
       .opt("warmup", "2", "untimed steps first")
       .opt("steps", "5", "timed steps (the median is reported)")
+      .opt("log-every", "0", "mocov2/mocov3: time the internals of `moco pretrain --log-every N` on every other "
+                             "timed step and report their overhead at this interval (0: off)")
       .opt("threads", "2", "CPU threads")
       .opt("seed", "0", "seed for weights, data and shuffles")
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
@@ -148,6 +155,9 @@ std::optional<BenchOptions> parse_bench_flags(const std::vector<std::string>& ar
   o.seed = uint64_t(args.integer("seed", 0));
   o.device = args.str("device");
   o.json = args.on("json");
+  o.log_every = args.integer("log-every", 0, 1000000);
+  MOCO_CHECK(o.log_every == 0 || o.method != "sup",
+             "--log-every times MoCo's internals: it needs --method mocov2 or mocov3");
   if (vit) {
     const nn::ViTConfig preset = nn::ViTConfig::preset(o.arch);
     o.patch = args.integer("patch", 1, 1024);
@@ -182,6 +192,10 @@ std::optional<BenchOptions> parse_bench_flags(const std::vector<std::string>& ar
 
 double BenchResult::sec_per_step() const { return median(step_sec); }
 double BenchResult::images_per_sec() const { return double(opt.batch) / sec_per_step(); }
+double BenchResult::internals_overhead() const {
+  if (opt.log_every <= 0 || internals_sec.empty() || plain_step_sec.empty()) return 0;
+  return median(internals_sec) / (double(opt.log_every) * median(plain_step_sec));
+}
 
 std::string BenchResult::json() const {
   const bool vit = opt.arch.rfind("vit", 0) == 0;
@@ -193,6 +207,12 @@ std::string BenchResult::json() const {
                          opt.heads);
   else
     extra += fmt::format(", \"width\": {}", opt.width);
+  if (opt.log_every > 0)
+    extra += fmt::format(
+        ", \"log_every\": {}, \"internals_sec\": {:.5f}, \"plain_step_sec\": {:.4f}, \"logged_step_sec\": {:.4f}, "
+        "\"internals_overhead\": {:.6f}, \"internals_times\": {}",
+        opt.log_every, median(internals_sec), median(plain_step_sec), median(logged_step_sec), internals_overhead(),
+        json_list(internals_sec));
   // "model" stays beside "arch" for bench/train_step_table.py.
   return fmt::format(
       "{{\"impl\": \"moco.cpp\", \"method\": \"{}\", \"arch\": \"{}\", \"model\": \"{}\", \"device\": \"{}\", "
@@ -215,7 +235,13 @@ std::string BenchResult::text() const {
       "optimiser {:.4f}), {:.4f} CPU s/step, peak RSS {:.0f} MiB",
       opt.method, opt.arch, opt.batch, opt.method == "sup" ? "" : " pairs", opt.channels, opt.size, opt.size, threads,
       device, images_per_sec(), sec_per_step(), median(forward_sec), median(backward_sec), median(optimizer_sec),
-      median(cpu_sec), peak_rss_mib);
+      median(cpu_sec), peak_rss_mib) +
+         (opt.log_every > 0
+              ? fmt::format("; internals {:.4f} s per logged step (plain step {:.4f} s, logged {:.4f} s): {:.3f}% "
+                            "of step time at --log-every {}",
+                            median(internals_sec), median(plain_step_sec), median(logged_step_sec),
+                            100 * internals_overhead(), opt.log_every)
+              : std::string());
 }
 
 BenchResult run_bench(const BenchOptions& o, bool log_steps) {
@@ -283,6 +309,7 @@ BenchResult run_bench(const BenchOptions& o, bool log_steps) {
 
   Generator gen(o.seed + 1);
   std::function<Tensor()> forward;
+  auto last = std::make_shared<contrastive::MoCoOutput>();  // the internals read the step's q, k and logits
   if (!moco) {
     Tensor x = randn({o.batch, o.channels, o.size, o.size}, gen).to(device);
     Tensor y = randint(0, 10, {o.batch}, gen).to(device);
@@ -290,7 +317,10 @@ BenchResult run_bench(const BenchOptions& o, bool log_steps) {
   } else {
     Tensor x1 = randn({o.batch, o.channels, o.size, o.size}, gen).to(device);
     Tensor x2 = randn({o.batch, o.channels, o.size, o.size}, gen).to(device);
-    forward = [moco, x1, x2] { return moco->forward_views(x1, x2).loss; };
+    forward = [moco, x1, x2, last] {
+      *last = moco->forward_views(x1, x2);
+      return last->loss;
+    };
   }
 
   BenchResult r;
@@ -305,20 +335,41 @@ BenchResult run_bench(const BenchOptions& o, bool log_steps) {
     Tensor loss = forward();
     const double t_fwd = seconds_since(t0);
     loss.backward();
-    const double t_bwd = seconds_since(t0);
+    double t_bwd = seconds_since(t0), t_int = 0;
+    const bool logged = moco && o.log_every > 0 && i >= o.warmup && (i - o.warmup) % 2 == 1;
+    if (logged) {  // what `moco pretrain` adds on a logged step: measure, then format the row
+      const auto ti = Clock::now();
+      const contrastive::Internals in = contrastive::measure_internals(*moco, *last);
+      const std::string row = fmt::format(
+          "{{\"loss_chance\": {}, \"inst_top1\": {}, \"logit_pos_mean\": {}, \"logit_neg_mean\": {}, "
+          "\"logit_neg_std\": {}, \"logit_neg_max\": {}, \"encoder_drift\": {}, \"feature_std\": {}, "
+          "\"alignment\": {}, \"uniformity\": {}, \"queue_age_mean\": {}, \"queue_sim_mean\": {}, "
+          "\"grad_norm\": {}}}",
+          in.loss_chance, in.inst_top1, in.logits.pos_mean, in.logits.neg_mean, in.logits.neg_std,
+          in.logits.neg_max, in.encoder_drift, in.feature_std, in.alignment, in.uniformity,
+          in.queue_age_mean.value_or(0), in.queue_sim_mean.value_or(0), in.grad_norm);
+      MOCO_CHECK(row.size() > 2 && std::isfinite(in.grad_norm), "bench: the internals are not finite: {}", row);
+      t_int = seconds_since(ti);
+      t_bwd += t_int;
+    }
     opt->step();
     r.losses.push_back(loss.item());
     const double dt = seconds_since(t0);
     if (i >= o.warmup) {
       r.cpu_sec.push_back(process_cpu_seconds() - c0);
-      r.step_sec.push_back(dt);
+      r.step_sec.push_back(dt - t_int);
       r.forward_sec.push_back(t_fwd);
-      r.backward_sec.push_back(t_bwd - t_fwd);
+      r.backward_sec.push_back(t_bwd - t_int - t_fwd);
       r.optimizer_sec.push_back(dt - t_bwd);
+      if (o.log_every > 0 && moco) {
+        (logged ? r.logged_step_sec : r.plain_step_sec).push_back(dt);
+        if (logged) r.internals_sec.push_back(t_int);
+      }
     }
     if (log_steps)
-      std::fprintf(stderr, "step %ld: %.3f s (forward %.3f, backward %.3f, optimiser %.3f), loss %.4f\n", long(i), dt,
-                   t_fwd, t_bwd - t_fwd, dt - t_bwd, r.losses.back());
+      std::fprintf(stderr, "step %ld: %.3f s (forward %.3f, backward %.3f, optimiser %.3f%s), loss %.4f\n", long(i),
+                   dt, t_fwd, t_bwd - t_int - t_fwd, dt - t_bwd,
+                   logged ? fmt::format(", internals {:.4f}", t_int).c_str() : "", r.losses.back());
   }
   for (double l : r.losses) MOCO_CHECK(std::isfinite(l), "bench: the loss became {}", l);
   r.peak_rss_mib = peak_rss_mib();

@@ -23,6 +23,7 @@ struct BenchOptions {
   int64_t patch = 4, depth = 12, dim = 192, heads = 3;   // ViT (dim/heads resolved from the arch)
   int64_t moco_k = 4096, bn_splits = 1, mlp_dim = 4096;  // mocov2 queue / split BN; mocov3 MLP hidden width
   int64_t warmup = 2, steps = 5;
+  int64_t log_every = 0;  // mocov2/v3: time `moco pretrain --log-every`'s internals (0: off)
   int threads = 2;
   uint64_t seed = 0;
   std::string device = "cpu";
@@ -40,6 +41,13 @@ struct BenchResult {
   // Timed steps only; losses of every step (warm-up included).
   std::vector<double> step_sec, forward_sec, backward_sec, optimizer_sec, cpu_sec, losses;
   double peak_rss_mib = 0;
+  // With log_every > 0 the timed steps alternate: plain ones, then ones that
+  // also measure and format the internals (contrastive/internals.h) as `moco
+  // pretrain` does on a logged step. step_sec leaves the internals out.
+  std::vector<double> plain_step_sec, logged_step_sec, internals_sec;
+  // median(internals_sec) / (log_every · median(plain_step_sec)): the share
+  // of training time the step log costs at that interval.
+  double internals_overhead() const;
 
   double sec_per_step() const;    // median of step_sec
   double images_per_sec() const;  // batch / sec_per_step: image pairs for MoCo, as the reference counts

@@ -139,6 +139,27 @@ TEST_CASE("bench mocov2 at a tiny size: finite rate and losses; only the query e
   CHECK(r.trainable_params == backbone.num_parameters(true) + (d * d + d) + (d * 128 + 128));
 }
 
+TEST_CASE("bench --log-every: logged steps alternate with plain ones; the overhead is internals / (N x plain step)") {
+  BenchResult r = bench({"--method", "mocov2", "--arch", "resnet18", "--width", "4", "--image-size", "16",
+                         "--batch-size", "8", "--moco-k", "64", "--warmup", "1", "--steps", "4", "--threads", "1",
+                         "--log-every", "20", "--json"});
+  check_line(r, "mocov2", "resnet18", 4);
+  REQUIRE(r.plain_step_sec.size() == 2);
+  REQUIRE(r.logged_step_sec.size() == 2);
+  REQUIRE(r.internals_sec.size() == 2);
+  for (double t : r.internals_sec) CHECK(t > 0);
+  const double median_plain = 0.5 * (r.plain_step_sec[0] + r.plain_step_sec[1]);
+  const double median_int = 0.5 * (r.internals_sec[0] + r.internals_sec[1]);
+  CHECK(r.internals_overhead() == doctest::Approx(median_int / (20 * median_plain)));
+  const std::string j = r.json();
+  CHECK(number(j, "log_every") == 20);
+  CHECK(number(j, "internals_overhead") == doctest::Approx(r.internals_overhead()).epsilon(1e-3));
+  CHECK(numbers(j, "internals_times").size() == 2);
+  // The logged steps' own times leave the internals out.
+  for (size_t i = 0; i < 2; ++i) CHECK(r.step_sec[2 * i + 1] == doctest::Approx(r.logged_step_sec[i] - r.internals_sec[i]));
+  CHECK_THROWS_CONTAINS(parse_bench_flags({"--method", "sup", "--log-every", "20"}), "needs --method mocov2 or mocov3");
+}
+
 TEST_CASE("bench mocov3 at a tiny size: finite rate and losses; frozen patch projection, bias-free MLPs") {
   BenchResult r = bench({"--method", "mocov3", "--arch", "vit_tiny", "--dim", "32", "--depth", "1", "--heads", "2",
                          "--mlp-dim", "64", "--image-size", "16", "--batch-size", "8", "--warmup", "1", "--steps",
