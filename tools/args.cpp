@@ -90,7 +90,7 @@ double Args::real(const std::string& name, double lo, double hi) const {
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
   MOCO_USAGE_CHECK(!s.empty() && *end == 0, "--{} expects a number, got '{}'", name, s);
-  MOCO_CHECK(v >= lo && v <= hi, "--{} = {} is out of range [{}, {}]", name, v, lo, hi);
+  MOCO_USAGE_CHECK(v >= lo && v <= hi, "--{} = {} is out of range [{}, {}]", name, v, lo, hi);
   return v;
 }
 
