@@ -130,6 +130,17 @@ FImage resize(const FImage& img, int out_h, int out_w, bool antialias) {
   return resized_crop(img, CropBox{0, 0, img.h, img.w}, out_h, out_w, antialias);
 }
 
+Image resize(const Image& img, int out_h, int out_w, bool antialias) {
+  // Planar float of every channel: to_float() stops at 3 and would drop alpha.
+  FImage f(img.c, img.h, img.w);
+  const size_t n = size_t(img.h) * img.w;
+  for (int ch = 0; ch < img.c; ++ch) {
+    float* d = f.plane(ch);
+    for (size_t i = 0; i < n; ++i) d[i] = float(img.px[i * img.c + ch]) * (1.0f / 255.0f);
+  }
+  return to_u8(resize(f, out_h, out_w, antialias));
+}
+
 FImage resize_short(const FImage& img, int size, bool antialias) {
   MOCO_CHECK(size > 0, "resize: size must be positive, got {}", size);
   int h, w;

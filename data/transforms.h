@@ -36,6 +36,10 @@ FImage resized_crop(const FImage& img, const CropBox& box, int out_h, int out_w,
 void resized_crop_into(const FImage& img, const CropBox& box, int out_h, int out_w, bool antialias, FImage& out);
 void crop_into(const FImage& img, int top, int left, int height, int width, FImage& out);
 FImage resize(const FImage& img, int out_h, int out_w, bool antialias = true);
+// The same filter on an 8-bit image of any channel count (alpha resampled like
+// the colours, not premultiplied), rounded back to 8 bits: for writing images,
+// e.g. `moco export-folder --size`.
+Image resize(const Image& img, int out_h, int out_w, bool antialias = true);
 // torchvision's Resize(int): the shorter edge becomes `size`, the longer
 // int(size * long / short).
 FImage resize_short(const FImage& img, int size, bool antialias = true);
