@@ -40,8 +40,11 @@ void plot_png(const std::string& png, const std::vector<Panel>& panels, int widt
       }
     script += integral && xmax >= xmin && xmax - xmin <= 20 ? "set xtics 1\n" : "set xtics autofreq\n";
     script += p.logy ? "set logscale y\nset format y '%g'\n" : "unset logscale y\nset format y '% h'\n";
-    script += fmt::format("set key {}\nset title {}\nset xlabel {}\nset ylabel {}\nplot ", p.key, quoted(p.title),
-                          quoted(p.xlabel), quoted(p.ylabel));
+    script += "set yrange " + (p.yrange.empty() ? std::string("[*:*]") : p.yrange) + "\n";
+    // Key options persist from panel to panel in gnuplot (one panel's legend
+    // below the plot would move every later one): each starts from the defaults.
+    script += fmt::format("set key default\nset key {}\nset title {}\nset xlabel {}\nset ylabel {}\nplot ", p.key,
+                          quoted(p.title), quoted(p.xlabel), quoted(p.ylabel));
     for (size_t i = 0; i < p.series.size(); ++i) {
       const Series& s = p.series[i];
       MOCO_CHECK(s.lo.empty() || (s.lo.size() == s.y.size() && s.hi.size() == s.y.size()),

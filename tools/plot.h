@@ -25,6 +25,7 @@ struct Panel {
   std::vector<Series> series;
   std::string key = "bottom right";  // legend position (gnuplot's `set key ...`)
   bool logy = false;                 // logarithmic y axis (values over several decades)
+  std::string yrange = "";           // gnuplot's `set yrange`, e.g. "[0:*]"; empty: autoscale
 };
 
 // Writes `png` (and the gnuplot script and data beside it, `png` + ".gp").

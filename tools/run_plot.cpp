@@ -104,6 +104,9 @@ struct PanelSpec {
   std::vector<Item> items;
   bool logy = false;
   std::string key = "top right";
+  // "[0:*]" where 0 is the reference (no accuracy, collapse, fresh keys), so
+  // small wiggles of a flat curve are not blown up to the panel's height.
+  std::string yrange = "";
 };
 
 const std::vector<PanelSpec>& panel_specs() {
@@ -112,18 +115,18 @@ const std::vector<PanelSpec>& panel_specs() {
        "loss (nats)",
        {{"loss", "loss"}, {"loss_chance", "chance", true}, {"train_loss", "training loss"}}},
       {"instance discrimination top-1 (positive key ranked first)", "top-1 (%)", {{"inst_top1", "instance top-1"}}, false,
-       "bottom right"},
+       "bottom right", "[0:*]"},
       {"kNN top-1 on the test split (epoch 0: random init)",
        "top-1 (%)",
        {{"knn_top1", "kNN top-1", false, true}, {"val_top1", "validation top-1", false, true}},
        false,
        "bottom right"},
-      {"logits as cosine similarity (logit x T)",
+      {"logits as cosine similarity (logit x T): means, and the largest negative",
        "cosine similarity",
-       {{"logit_pos_mean", "positive, mean"},
-        {"logit_neg_mean", "negative, mean"},
-        {"logit_neg_max", "negative, max"},
-        {"queue_sim_mean", "queue key pairs, mean"}},
+       {{"logit_pos_mean", "positive"},
+        {"logit_neg_mean", "negative"},
+        {"logit_neg_max", "max negative"},
+        {"queue_sim_mean", "queue key pairs"}},
        false,
        "center right"},
       {"alignment E|q-k|^2, uniformity log E exp(-2|x-y|^2) (lower: better)",
@@ -135,10 +138,11 @@ const std::vector<PanelSpec>& panel_specs() {
        "mean std per dimension",
        {{"feature_std", "feature std"}},
        false,
-       "bottom right"},
+       "bottom right",
+       "[0:*]"},
       {"encoder drift |theta_q - theta_k| / |theta_q|", "relative distance (log)", {{"encoder_drift", "drift"}}, true},
       {"gradient norm of the query side (before the step)", "L2 norm (log)", {{"grad_norm", "grad norm"}}, true},
-      {"queue: mean age of the keys", "age (steps)", {{"queue_age_mean", "mean age"}}, false, "bottom right"},
+      {"queue: mean age of the keys", "age (steps)", {{"queue_age_mean", "mean age"}}, false, "bottom right", "[0:*]"},
       {"learning rate", "lr", {{"lr", "lr"}}},
       {"key encoder momentum m", "m", {{"moco_m", "m"}}, false, "bottom right"},
   };
@@ -150,7 +154,7 @@ std::vector<Panel> build_panels(const std::vector<RunData>& runs) {
   std::vector<Panel> panels;
   for (const PanelSpec& spec : panel_specs()) {
     // An opaque legend stays readable where curves run under it.
-    Panel p{spec.title, "epoch", spec.ylabel, {}, spec.key + " opaque font ',8'", spec.logy};
+    Panel p{spec.title, "epoch", spec.ylabel, {}, "inside " + spec.key + " opaque font ',8'", spec.logy, spec.yrange};
     for (const RunData& r : runs) {
       auto name = [&](const std::string& label) { return several ? r.label + ": " + label : label; };
       for (const Item& it : spec.items) {
@@ -187,6 +191,8 @@ std::vector<Panel> build_panels(const std::vector<RunData>& runs) {
         }
       }
     }
+    // Many curves (several runs): the legend goes under the panel, where it hides none of them.
+    if (p.series.size() > 4) p.key = "below horizontal samplen 2 font ',8'";
     // A panel whose only curves are reference levels says nothing about the run.
     const bool measured = std::any_of(p.series.begin(), p.series.end(), [](const Series& s) { return !s.dashed; });
     if (measured) panels.push_back(p);
