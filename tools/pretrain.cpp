@@ -166,8 +166,11 @@ int pretrain_command(const std::vector<std::string>& argv) {
     auto def = [&](const char* name, const std::string& value) {
       if (args.str(name) == "auto") args.set(name, value);
     };
+    // A resumed run's switches come back from its config.json as it resolved
+    // them: a preset must not turn on again what the run turned off (--mlp=0).
+    const bool resumed = !args.str("resume").empty();
     auto on = [&](const char* name, bool value) {
-      if (!args.given(name) && value) args.set(name, "1");
+      if (!args.given(name) && !resumed && value) args.set(name, "1");
     };
     on("mlp", v == "v2");
     on("aug-plus", v == "v2");

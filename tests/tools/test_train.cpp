@@ -385,3 +385,13 @@ TEST_CASE("pretrain v3 --log-every: no queue columns, chance 2 x 2T ln(B); --log
   CHECK_FALSE(fs::exists(off + "/steps.jsonl"));
   CHECK(RunDir(off).read_metrics().size() == 1);
 }
+
+TEST_CASE("pretrain --resume keeps a preset switch the run turned off (--mlp=0 with v2)") {
+  const TinyData& d = tiny();
+  const std::string run = d.out("v2_no_mlp");
+  REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", run, "--knn-every", "0", "--mlp=0", "--stop-after", "1"}))) == 0);
+  REQUIRE(pretrain_command({"--resume", run}) == 0);
+  Checkpoint c = load_checkpoint(run);
+  CHECK(c.epoch() == 2);
+  CHECK_NOTHROW(nn::find_tensor(c.model, "encoder_q.fc.weight"));  // v1's linear head, not the MLP's fc.0 / fc.2
+}
