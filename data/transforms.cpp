@@ -631,6 +631,14 @@ Pipeline moco_v2(const PresetOptions& o) {
   return two_crop(t, r.channels, r.size, "moco-v2");
 }
 
+Pipeline moco_cifar_demo(const PresetOptions& o) {
+  Resolved r = resolve(o);
+  auto t = compose({mk<RandomResizedCrop>(r.size, crop_min(o, 0.08), 1.0), mk<RandomHorizontalFlip>(0.5),
+                    mk<RandomApply>(mk<ColorJitter>(0.4, 0.4, 0.4, 0.1), 0.8), mk<RandomGrayscale>(0.2)},
+                   r);
+  return two_crop(t, r.channels, r.size, "cifar-demo");
+}
+
 Pipeline moco_v3(const PresetOptions& o) {
   Resolved r = resolve(o);
   const double cm = crop_min(o, 0.08);
@@ -676,9 +684,10 @@ Pipeline make_preset(const std::string& name, const PresetOptions& o) {
   if (name == "v1" || name == "moco-v1") return moco_v1(o);
   if (name == "v2" || name == "moco-v2" || name == "aug-plus") return moco_v2(o);
   if (name == "v3" || name == "moco-v3") return moco_v3(o);
+  if (name == "cifar-demo") return moco_cifar_demo(o);
   if (name == "lincls" || name == "linear" || name == "lincls-train") return linear_train(o);
   if (name == "eval" || name == "test") return eval_transform(o);
-  fail("unknown augmentation preset '{}' (expected v1, v2, v3, lincls or eval)", name);
+  fail("unknown augmentation preset '{}' (expected v1, v2, v3, cifar-demo, lincls or eval)", name);
 }
 
 }  // namespace moco::data

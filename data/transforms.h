@@ -255,6 +255,10 @@ Pipeline moco_v1(const PresetOptions& o);
 // MoCo v2 (--aug-plus): RandomResizedCrop(0.2-1), ColorJitter(0.4,0.4,0.4,0.1)
 // p=0.8, grayscale 0.2, blur p=0.5, flip. Two views.
 Pipeline moco_v2(const PresetOptions& o);
+// The official CIFAR-10 demo (facebookresearch/moco, branch colab-notebook):
+// RandomResizedCrop(0.08-1), flip, ColorJitter(0.4,0.4,0.4,0.1) p=0.8,
+// grayscale 0.2, no blur, in that order. Two views.
+Pipeline moco_cifar_demo(const PresetOptions& o);
 // MoCo v3 (BYOL's recipe): crop(0.08-1), ColorJitter(0.4,0.4,0.2,0.1) p=0.8,
 // grayscale 0.2; view 1 blur p=1.0; view 2 blur p=0.1 + solarize p=0.2; flip.
 Pipeline moco_v3(const PresetOptions& o);
@@ -263,7 +267,7 @@ Pipeline linear_train(const PresetOptions& o);
 // Eval: Resize(size*256/224) + CenterCrop(size) for size >= 96; below that
 // Resize(size) + CenterCrop(size) (identity on CIFAR / Fashion-MNIST). One view.
 Pipeline eval_transform(const PresetOptions& o);
-// By name: v1, v2, v3, lincls, eval.
+// By name: v1, v2, v3, cifar-demo, lincls, eval.
 Pipeline make_preset(const std::string& name, const PresetOptions& o);
 // Two independent draws of one recipe (TwoCropsTransform).
 Pipeline two_crop(TransformPtr t, int channels, int size, std::string name = "two-crop");

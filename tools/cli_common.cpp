@@ -144,7 +144,8 @@ std::map<std::string, std::string> ModelSpec::to_meta() const {
           {"img_size", std::to_string(img_size)},
           {"num_classes", std::to_string(num_classes)},
           {"stop_grad_conv1", bool_str(stop_grad_conv1)},
-          {"zero_init_residual", bool_str(zero_init_residual)}};
+          {"zero_init_residual", bool_str(zero_init_residual)},
+          {"stem_default_init", bool_str(stem_default_init)}};
 }
 
 ModelSpec ModelSpec::from_meta(const std::map<std::string, std::string>& meta) {
@@ -167,6 +168,7 @@ ModelSpec ModelSpec::from_meta(const std::map<std::string, std::string>& meta) {
   s.num_classes = num("num_classes");
   s.stop_grad_conv1 = get("stop_grad_conv1") == "1";
   s.zero_init_residual = get("zero_init_residual") == "1";
+  s.stem_default_init = meta.count("stem_default_init") && meta.at("stem_default_init") == "1";  // older checkpoints lack it
   return s;
 }
 
@@ -221,6 +223,7 @@ std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s) {
   c.width = s.width;
   c.num_classes = s.num_classes;
   c.zero_init_residual = s.zero_init_residual;
+  c.stem_default_init = s.stem_default_init;
   return std::make_shared<nn::ResNet>(c);
 }
 

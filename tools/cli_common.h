@@ -51,6 +51,7 @@ struct ModelSpec {
   int64_t in_chans = 3, img_size = 32, num_classes = 10;
   bool stop_grad_conv1 = false;     // ViT: frozen random patch projection (MoCo v3)
   bool zero_init_residual = false;  // ResNet: MoCo v3 builds its ResNet this way
+  bool stem_default_init = false;   // ResNet: conv1 with PyTorch's default init (the CIFAR-10 demo)
 
   bool is_vit() const { return arch.rfind("vit", 0) == 0; }
   std::string head() const { return is_vit() ? "head" : "fc"; }

@@ -120,7 +120,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
       .opt("moco-mlp-dim", "auto", "v3: hidden width of the projector and predictor (4096; 1024 for images <= 64 px)")
       .flag("mlp", "v1/v2: 2-layer MLP head (v2: on)")
       .flag("aug-plus", "v1/v2: MoCo v2's augmentation, with blur (v2: on)")
-      .flag("cos", "v1/v2: cosine lr schedule instead of the step schedule (v2: on); v3 always warms up then cosine")
+      .flag("cos", "v1/v2: cosine lr schedule instead of the step schedule (on for v2, and for v1 on images <= 64 px "
+                   "as the CIFAR-10 demo); v3 always warms up then cosine")
       .flag("moco-m-cos", "v3: momentum rises from --moco-m to 1 on a cosine (v3: on)")
       .flag("symmetric", "v1/v2: symmetric loss ctr(q1,k2) + ctr(q2,k1) (CIFAR-10 demo)")
       .opt("bn-splits", "auto", "v1/v2: shuffle-BN groups (SplitBatchNorm) (1; 8 for images <= 64 px)")
@@ -142,6 +143,11 @@ int pretrain_command(const std::vector<std::string>& argv) {
       .opt("knn-t", "0.1", "kNN monitor: temperature of the similarity weights")
       .opt("knn-bank", "0", "kNN monitor: train images in the memory bank (0: the whole train split)")
       .opt("knn-test", "0", "kNN monitor: test images classified (0: the whole test split)")
+      .opt("recipe", "official",
+           "official: the auto values of main_moco.py (and the CIFAR-10 demo's sizes for images <= 64 px) | "
+           "cifar-demo: the CIFAR-10 demo notebook exactly (v1/v2 only): no MLP, T 0.1, its augmentation (crop "
+           "0.08-1, flip, jitter p 0.8, grayscale 0.2, no blur), cosine lr counted from epoch 1, conv1 with "
+           "PyTorch's default init, kNN on the head's output")
       .opt("knn-features", "backbone", "kNN monitor features: backbone (pooled, before the head) | head (the query "
                                        "encoder's output, as the CIFAR-10 demo)")
       .flag("knn-init", "also measure the kNN top-1 at random initialisation (knn_init.json)")
@@ -163,6 +169,11 @@ int pretrain_command(const std::vector<std::string>& argv) {
     d = open_data(args, args.real("data-fraction", 0, 1), uint64_t(args.integer("seed", 0)),
                   args.integer("knn-every", 0) > 0);
     const bool small = d.size <= 64, vit = args.str("arch").rfind("vit", 0) == 0, v3 = v == "v3";
+    const std::string recipe = args.str("recipe");
+    MOCO_USAGE_CHECK(recipe == "official" || recipe == "cifar-demo", "--recipe must be official or cifar-demo, got '{}'",
+                     recipe);
+    const bool demo = recipe == "cifar-demo";
+    MOCO_USAGE_CHECK(!demo || !v3, "--recipe cifar-demo is a MoCo v1/v2 recipe (a queue, one loss); got --moco-version v3");
     auto def = [&](const char* name, const std::string& value) {
       if (args.str(name) == "auto") args.set(name, value);
     };
@@ -172,15 +183,26 @@ int pretrain_command(const std::vector<std::string>& argv) {
     auto on = [&](const char* name, bool value) {
       if (!args.given(name) && !resumed && value) args.set(name, "1");
     };
-    on("mlp", v == "v2");
-    on("aug-plus", v == "v2");
-    on("cos", v == "v2");
+    on("mlp", v == "v2" && !demo);
+    on("aug-plus", v == "v2" && !demo);
+    // The demo sets cos=True for its v1 recipe, and the other small-image
+    // defaults follow the demo, so v1 on small images does too.
+    on("cos", v == "v2" || (v == "v1" && small) || demo);
+    if (demo && !args.given("knn-features") && !resumed) args.set("knn-features", "head");
     on("moco-m-cos", v3);
     on("stop-grad-conv1", v3 && vit);
     def("moco-dim", v3 ? "256" : "128");
     def("moco-k", small ? "4096" : "65536");
     def("moco-m", v3 ? "0.99" : small ? "0.99" : "0.999");
-    def("moco-t", v3 ? (vit ? "0.2" : "1.0") : v == "v2" ? "0.2" : small ? "0.1" : "0.07");
+    def("moco-t", v3 ? (vit ? "0.2" : "1.0") : demo ? "0.1" : v == "v2" ? "0.2" : small ? "0.1" : "0.07");
+    if (demo) {  // the notebook's own values, whatever the image size
+      def("moco-k", "4096");
+      def("moco-m", "0.99");
+      def("bn-splits", "8");
+      def("lr", "0.06");
+      def("wd", "5e-4");
+      def("batch-size", "512");
+    }
     def("moco-mlp-dim", small ? "1024" : "4096");
     def("bn-splits", v3 ? "1" : small ? "8" : "1");
     def("optimizer", v3 ? (vit ? "adamw" : "lars") : "sgd");
@@ -196,7 +218,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
       const double full = vit ? 40 : 10, of = vit ? 300 : 100, e = double(args.integer("epochs", 1));
       args.set("warmup-epochs", v3 ? fmt::format("{:g}", std::floor(std::min(full, full * e / of))) : "0");
     }
-    def("crop-min", v3 ? "0.08" : "0.2");
+    def("crop-min", v3 || demo ? "0.08" : "0.2");
   };
   RunSetup run = setup_run(a, "pretrain", argv, resolve);
   const uint64_t seed = run.seed;
@@ -205,6 +227,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
   ModelSpec spec = model_spec(a, d.size, d.channels, 0);
   spec.stop_grad_conv1 = spec.is_vit() && a.on("stop-grad-conv1");
   spec.zero_init_residual = v3 && !spec.is_vit();  // moco-v3 builds its ResNets with zero_init_residual=True
+  const bool demo = a.str("recipe") == "cifar-demo";
+  spec.stem_default_init = demo && !spec.is_vit() && spec.small_stem;
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double base_lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const double lr = v3 ? base_lr * double(B) / 256 : base_lr;
@@ -274,10 +298,12 @@ int pretrain_command(const std::vector<std::string>& argv) {
   }
   std::vector<double> milestones;
   for (int64_t m : a.int_list("schedule")) milestones.push_back(double(m));
+  // main_moco.py counts epochs from 0; the demo from 1, so its last epoch runs at lr 0.
+  const double epoch_base = demo ? 1 : 0;
   auto lr_at = [&](double e) {
     if (v3) return optim::warmup_cosine_lr(lr, e, warmup, double(epochs));
-    return a.on("cos") ? optim::cosine_lr(lr, std::floor(e), double(epochs))
-                       : optim::step_lr(lr, std::floor(e), milestones);
+    return a.on("cos") ? optim::cosine_lr(lr, std::floor(e) + epoch_base, double(epochs))
+                       : optim::step_lr(lr, std::floor(e) + epoch_base, milestones);
   };
   contrastive::MomentumSchedule msched{a.real("moco-m", 0, 1), v3 && a.on("moco-m-cos"), double(epochs)};
 
@@ -323,7 +349,10 @@ int pretrain_command(const std::vector<std::string>& argv) {
 
   data::PresetOptions po = preset_options(d);
   po.crop_min = a.real("crop-min", 0, 1);
-  data::Pipeline pipe = v3 ? data::moco_v3(po) : a.on("aug-plus") ? data::moco_v2(po) : data::moco_v1(po);
+  data::Pipeline pipe = v3                 ? data::moco_v3(po)
+                        : demo             ? data::moco_cifar_demo(po)
+                        : a.on("aug-plus") ? data::moco_v2(po)
+                                           : data::moco_v1(po);
   data::LoaderOptions lo;
   lo.batch_size = B;
   lo.num_workers = d.workers;

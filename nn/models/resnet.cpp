@@ -129,6 +129,7 @@ ResNet::ResNet(const ResNetConfig& cfg) : cfg_(cfg) {
       init::kaiming_normal_(conv->weight(), 0, init::FanMode::fan_out, "relu");
     if (auto* fc = dynamic_cast<Linear*>(m)) init::default_linear_conv_(fc->weight(), fc->bias());
   }
+  if (cfg.stem_default_init) init::default_linear_conv_(child_as<Conv2d>("conv1").weight(), Tensor());
   if (cfg.zero_init_residual) {
     for (auto& [name, m] : named_modules()) {
       if (dynamic_cast<Bottleneck*>(m)) init::zeros_(m->child_as<BatchNorm2d>("bn3").weight());

@@ -21,6 +21,10 @@ struct ResNetConfig {
   int64_t width = 64;           // channels of layer1; layers 2-4 double it each time
   int64_t num_classes = 1000;   // 0: feature-only (fc = Identity)
   bool zero_init_residual = false;
+  // conv1 keeps PyTorch's default Conv2d init (kaiming-uniform with a = sqrt(5):
+  // std 0.111 for 3x3x3) instead of kaiming-normal: the CIFAR-10 demo builds
+  // torchvision's ResNet, then swaps in a new 3x3 conv1 that no init loop sees.
+  bool stem_default_init = false;
 };
 
 class BasicBlock : public Cloneable<BasicBlock> {

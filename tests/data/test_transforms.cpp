@@ -139,12 +139,12 @@ TEST_CASE("presets: shapes at 28, 32, 64, 96 and 224 px, one and three channels"
       PresetOptions o;
       o.size = size;
       o.channels = ch;
-      for (const char* name : {"v1", "v2", "v3", "lincls", "eval"}) {
+      for (const char* name : {"v1", "v2", "v3", "cifar-demo", "lincls", "eval"}) {
         CAPTURE(size);
         CAPTURE(ch);
         CAPTURE(name);
         Pipeline p = make_preset(name, o);
-        const size_t nviews = std::string(name).rfind('v', 0) == 0 ? 2 : 1;
+        const size_t nviews = std::string(name).rfind('v', 0) == 0 || std::string(name) == "cifar-demo" ? 2 : 1;
         REQUIRE(p.views.size() == nviews);
         Generator gen(7);
         // A source bigger than the output, and one smaller (gray).
@@ -183,6 +183,21 @@ TEST_CASE("presets: MoCo recipes as in the reference code") {
   PresetOptions small;
   small.size = 32;
   CHECK(moco_v2(small).views[0]->str().find("GaussianBlur(k=3") != std::string::npos);
+  // The CIFAR-10 demo's train_transform, in its order, without blur.
+  Pipeline demo = moco_cifar_demo(small);
+  CHECK(demo.views.size() == 2);
+  const std::string d = demo.views[0]->str();
+  const size_t crop = d.find("RandomResizedCrop(32, scale=(0.08, 1)"), flip = d.find("RandomHorizontalFlip(p=0.5)"),
+               jitter = d.find("RandomApply(ColorJitter(0.4, 0.4, 0.4, 0.1), p=0.8)"),
+               gray = d.find("RandomGrayscale(p=0.2)");
+  REQUIRE(crop != std::string::npos);
+  REQUIRE(flip != std::string::npos);
+  REQUIRE(jitter != std::string::npos);
+  REQUIRE(gray != std::string::npos);
+  CHECK(crop < flip);
+  CHECK(flip < jitter);
+  CHECK(jitter < gray);
+  CHECK(d.find("Blur") == std::string::npos);
 }
 
 TEST_CASE("a sample's views depend only on the generator's seed") {

@@ -193,6 +193,20 @@ TEST_CASE("init: PyTorch's default and the model schemes have the right bounds a
   for (float x : v) s2 += double(x) * x;
   const double std_measured = std::sqrt(s2 / double(v.size())), std_want = std::sqrt(2.0 / (64 * 9));
   CHECK(std_measured == doctest::Approx(std_want).epsilon(0.03));
+  // The small stem's conv1 is kaiming-normal too (16 x 3 x 3 x 3, fan_out 144) unless it keeps
+  // PyTorch's default init as the CIFAR-10 demo's: kaiming-uniform a = sqrt(5), bound 1 / sqrt(fan_in 27).
+  auto spread = [](const Tensor& t) {
+    double q = 0, mx = 0;
+    for (float x : t.to_vector<float>()) q += double(x) * x, mx = std::max(mx, std::abs(double(x)));
+    return std::make_pair(std::sqrt(q / double(t.numel())), mx);
+  };
+  // A normal of std 0.118 over 432 weights passes the uniform's bound 0.192 (1.6 std) many times.
+  CHECK(spread(find_tensor(r.named_parameters(), "conv1.weight")).second > 1.0 / std::sqrt(27.0));
+  rc.stem_default_init = true;
+  ResNet demo_stem(rc);
+  const auto [s1, m1] = spread(find_tensor(demo_stem.named_parameters(), "conv1.weight"));
+  CHECK(m1 <= 1.0 / std::sqrt(27.0));
+  CHECK(s1 == doctest::Approx(1.0 / std::sqrt(27.0) / std::sqrt(3.0)).epsilon(0.15));  // uniform: bound / sqrt(3)
   // zero_init_residual: the last BN of each residual branch starts at 0.
   CHECK(sum(abs(find_tensor(r.named_parameters(), "layer1.0.bn2.weight"))).item() == 0);
   CHECK(sum(find_tensor(r.named_parameters(), "layer1.0.bn1.weight")).item() == 16);
