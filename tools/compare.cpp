@@ -48,15 +48,24 @@ struct Preset {
   int64_t label_floor;
   int64_t width, vit_dim, vit_depth, vit_heads;
   int64_t knn_bank, knn_test, val_samples;
+  // The short-pretraining recipe (see README, "The seed study's recipe"):
+  // v1/v2 lr (not scaled by the batch), temperature and smallest crop; v3's
+  // base lr (scaled by batch/256 in pretrain) and smallest crop. 0: pretrain's own default.
+  double resnet_lr, resnet_t, resnet_crop_min, vit_lr, vit_crop_min;
+  bool resnet_no_mlp;  // v2 without its MLP head: the backbone itself meets the loss
+  int64_t bn_splits;   // v1/v2 shuffle-BN groups (the CIFAR-10 demo: 8 of batch 512)
+  int64_t knn_points;  // kNN measurements during pretraining (the last after the last epoch), besides the one at init
 };
 
 // quick: `make run`, within 15 minutes on a 2-core CPU for all 3 seeds;
 // standard: within 2 hours, sized for confidence intervals that can call the
 // claims; full: the seed study's 50 MoCo + 50 fine-tuning epochs.
 Preset preset(const std::string& name) {
-  if (name == "quick") return {3, 300, 0, 600, 300, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 1000, 1000};
-  if (name == "standard") return {5, 1500, 0, 3000, 1500, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 2000, 2000};
-  if (name == "full") return {3, 0, 50, 0, 0, 50, 128, 256, 256, 1.0, 1.0, 10, 16, 128, 6, 4, 0, 0, 0};
+  if (name == "quick")
+    return {3, 300, 0, 1875, 300, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 1000, 1000, 0.06, 0.1, 0.5, 1e-3, 0.5, true, 2, 1};
+  if (name == "standard")
+    return {5, 1500, 0, 3000, 1500, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 2000, 2000, 0.06, 0.1, 0.5, 1e-3, 0.5, true, 2, 5};
+  if (name == "full") return {3, 0, 50, 0, 0, 50, 128, 256, 256, 1.0, 1.0, 10, 16, 128, 6, 4, 0, 0, 0, 0, 0, 0, 0, 0, false, 8, 10};
   usage_fail("--preset must be quick, standard or full, got '{}'", name);
 }
 
@@ -114,7 +123,7 @@ struct ModelRuns {
   std::string name, family, version;  // version: the MoCo recipe ("" for supervised)
   bool pretrained = false;
   Budget finetune, pretrain;
-  int64_t moco_k = 0;
+  int64_t moco_k = 0, bn_splits = 1;
   std::vector<SeedRun> seeds;
   std::vector<double> get(double SeedRun::*field) const {
     std::vector<double> v;
@@ -395,7 +404,7 @@ int compare_command(const std::vector<std::string>& argv) {
       MOCO_USAGE_CHECK(m.version == "v1" || m.version == "v2" || m.version == "v3",
                        "--moco-{} must be v1, v2 or v3, got '{}'", m.family, m.version);
       const bool v3 = m.version == "v3";
-      const int64_t splits = v3 ? 1 : 8;  // the CIFAR-10 demo's shuffle-BN groups (pretrain's auto for small images)
+      const int64_t splits = m.bn_splits = v3 ? 1 : p.bn_splits;
       const int64_t want_batch = pretrain_batch_given ? a.integer("pretrain-batch-size", INT64_MIN, INT64_MAX)
                                  : m.family == "resnet" ? p.resnet_pretrain_batch
                                                         : p.vit_pretrain_batch;
@@ -423,20 +432,26 @@ int compare_command(const std::vector<std::string>& argv) {
         r.pretrain.command = "pretrain";
         r.pretrain.dir = seed_dir + "/" + name + "_pretrain";
         const int64_t E = m.pretrain.epochs;
-        // kNN at random init, then about five times during pretraining (and after the last epoch).
+        // kNN at random init, then about knn_points times during pretraining (always after the last epoch).
         std::vector<std::string> pa = {"--moco-version", m.version, "--epochs", std::to_string(E), "--batch-size",
                                        std::to_string(m.pretrain.batch), "--data-fraction", a.str("data-fraction"),
-                                       "--knn-every", std::to_string(std::max<int64_t>(1, E / 5)), "--knn-init",
+                                       "--knn-every", std::to_string(std::max<int64_t>(1, E / std::max<int64_t>(1, p.knn_points))), "--knn-init",
                                        "--out", r.pretrain.dir};
         if (knn_test > 0) pa.insert(pa.end(), {"--knn-test", std::to_string(knn_test)});
         if (p.knn_bank > 0) pa.insert(pa.end(), {"--knn-bank", std::to_string(p.knn_bank)});
+        const bool resnet = m.family == "resnet";
+        const double lr = resnet ? p.resnet_lr : p.vit_lr, crop = resnet ? p.resnet_crop_min : p.vit_crop_min;
         if (m.version == "v3") {
           pa.insert(pa.end(), {"--warmup-epochs", std::to_string(E / 10)});
         } else {
-          // The CIFAR-10 demo's lr 0.06 is for batch 512: scale it linearly.
-          pa.insert(pa.end(), {"--lr", fmt_g(0.06 * double(m.pretrain.batch) / 512), "--moco-k",
-                               std::to_string(m.moco_k)});
+          // Without a preset lr: the CIFAR-10 demo's 0.06 for batch 512, scaled linearly.
+          pa.insert(pa.end(), {"--lr", fmt_g(lr > 0 ? lr : 0.06 * double(m.pretrain.batch) / 512), "--moco-k",
+                               std::to_string(m.moco_k), "--bn-splits", std::to_string(m.bn_splits)});
+          if (resnet && p.resnet_t > 0) pa.insert(pa.end(), {"--moco-t", fmt_g(p.resnet_t)});
+          if (resnet && p.resnet_no_mlp) pa.push_back("--mlp=0");
         }
+        if (m.version == "v3" && lr > 0) pa.insert(pa.end(), {"--lr", fmt_g(lr)});
+        if (crop > 0) pa.insert(pa.end(), {"--crop-min", fmt_g(crop)});
         r.pretrain.argv = cat(cat(seeded, arch_flags(m.family)), pa);
         r.finetune.command = "finetune";
         r.finetune.dir = seed_dir + "/" + name;
