@@ -17,6 +17,7 @@
 #include "tools/plot.h"
 #include "tools/pretrain.h"
 #include "tools/study_budget.h"
+#include "tools/study_io.h"
 #include "tools/study_stats.h"
 #include "tools/supervised.h"
 
@@ -91,17 +92,6 @@ std::vector<double> column(const RunDir& dir, const std::string& name) {
   return out;
 }
 
-// A number from a one-object JSON file, or `missing`.
-double read_number(const std::string& path, const std::string& key, double missing) {
-  std::ifstream f(path);
-  if (!f) return missing;
-  std::string text((std::istreambuf_iterator<char>(f)), {});
-  nn::Json j = nn::parse_json(text, path);
-  const nn::Json* s = j.find(key);
-  if (!s) return missing;
-  return s->kind == nn::Json::Kind::integer ? double(s->i) : s->kind == nn::Json::Kind::number ? s->d : missing;
-}
-
 double read_wall(const std::string& dir) { return read_number(dir + "/wall_time.json", "seconds", 0); }
 
 struct SubRun {
@@ -133,12 +123,6 @@ struct ModelRuns {
 };
 
 std::string fmt_g(double v) { return fmt::format("{:g}", v); }
-std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.4f}", v) : "null"; }
-std::string pm(const std::vector<double>& v, const char* unit = "%") {
-  if (v.empty() || !std::isfinite(mean_of(v))) return "—";
-  return v.size() > 1 ? fmt::format("{:.2f} ± {:.2f}{}", mean_of(v), std_of(v), unit)
-                      : fmt::format("{:.2f}{}", mean_of(v), unit);
-}
 
 const ModelRuns* find(const std::vector<ModelRuns>& rs, const std::string& name) {
   for (auto& r : rs)
@@ -190,28 +174,6 @@ std::vector<Claim> claims(const std::vector<ModelRuns>& rs) {
 
 std::string ci_text(const PairedDiff& d) {
   return std::isfinite(d.lo) ? fmt::format("[{:+.2f}, {:+.2f}]", d.lo, d.hi) : std::string("— (one seed)");
-}
-
-// Mean curve with a min-max band over seeds (all seeds of a model have the
-// same number of points).
-Series band(const std::string& name, const std::string& color, const std::vector<std::vector<double>>& curves,
-            const std::vector<double>& x) {
-  Series s;
-  s.name = name;
-  s.color = color;
-  size_t n = SIZE_MAX;
-  for (auto& c : curves) n = std::min(n, c.size());
-  if (curves.empty() || n == 0) return s;
-  for (size_t i = 0; i < n; ++i) {
-    double sum = 0, lo = 1e300, hi = -1e300;
-    for (auto& c : curves) sum += c[i], lo = std::min(lo, c[i]), hi = std::max(hi, c[i]);
-    s.x.push_back(i < x.size() ? x[i] : double(i + 1));
-    s.y.push_back(sum / double(curves.size()));
-    s.lo.push_back(lo);
-    s.hi.push_back(hi);
-  }
-  if (curves.size() < 2) s.lo.clear(), s.hi.clear();
-  return s;
 }
 
 std::string budget_text(const Budget& b) {

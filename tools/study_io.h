@@ -1,0 +1,28 @@
+// What the studies (`moco compare`, `moco ablate`) share to read their runs
+// back and write their reports: a number from a small JSON file, numbers as
+// JSON and as "mean ± std" text, and a mean curve with a min-max band over
+// seeds for plot_png.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tools/plot.h"
+
+namespace moco::cli {
+
+// A number from a one-object JSON file (e.g. knn_init.json, wall_time.json),
+// or `missing` when the file or the key is not there.
+double read_number(const std::string& path, const std::string& key, double missing);
+
+// A JSON number with 4 decimals, or null for NaN and infinities.
+std::string json_num(double v);
+// "mean ± std<unit>" over seeds (the mean alone for one value; "—" for none).
+std::string pm(const std::vector<double>& v, const char* unit = "%");
+
+// Mean curve with a min-max band over seeds (`curves`: one per seed; the
+// shortest sets the length). x: the points' x values (missing ones: 1, 2, ...).
+// One curve: no band.
+Series band(const std::string& name, const std::string& color, const std::vector<std::vector<double>>& curves,
+            const std::vector<double>& x);
+
+}  // namespace moco::cli
