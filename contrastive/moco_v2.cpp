@@ -50,6 +50,9 @@ std::pair<Tensor, Tensor> MoCoV2::query_and_key(const Tensor& im_q, const Tensor
              shape_str(im_q.shape()), shape_str(im_k.shape()));
   Tensor q = normalize(query_encoder().forward(im_q), 1);
   NoGradGuard no_grad;
+  // Nothing is drawn from the shuffle generator, so turning shuffle-BN off
+  // changes nothing else about the run.
+  if (!cfg_.shuffle_bn) return {q, normalize(key_encoder().forward(im_k), 1)};
   const int64_t n = im_k.size(0);
   BatchShuffle s = idx_shuffle ? batch_shuffle_from(*idx_shuffle, im_k.device())
                                : random_batch_shuffle(n, shuffle_gen_, im_k.device());
@@ -64,6 +67,8 @@ MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const s
   const size_t directions = cfg_.symmetric ? 2 : 1;
   MOCO_CHECK(idx_shuffle.empty() || idx_shuffle.size() == directions,
              "MoCo: {} shuffles given, expected {} (one per key forward)", idx_shuffle.size(), directions);
+  MOCO_CHECK(idx_shuffle.empty() || cfg_.shuffle_bn, "MoCo: {} shuffles given with shuffle-BN off (--shuffle-bn=0)",
+             idx_shuffle.size());
   MOCO_CHECK(im_q.dim() >= 1, "MoCo: expected a batch of images, got {}", shape_str(im_q.shape()));
   queue_.check_keys_per_step(im_q.size(0) * int64_t(directions));
   {

@@ -8,6 +8,7 @@
 // queue of K normalised keys. forward_views(im_q, im_k):
 //     q = normalize(encoder_q(im_q))
 //     no grad: θk ← m·θk + (1−m)·θq;  k = unshuffle(normalize(encoder_k(shuffle(im_k))))
+//              (shuffle_bn off: k = normalize(encoder_k(im_k)), no shuffle drawn)
 //     logits = [q·k, q·queue]/T, loss = CE(logits, 0);  enqueue(k)
 // With symmetric (the demo's --symmetric) the loss is InfoNCE(q1, k2) +
 // InfoNCE(q2, k1), each key forward with its own shuffle, against the same
@@ -32,6 +33,10 @@ struct MoCoV2Config {
   bool symmetric = false;  // --symmetric
   int64_t bn_splits = 1;   // --bn-splits: SplitBatchNorm groups (1: plain BatchNorm2d)
   uint64_t shuffle_seed = 0;  // seeds the shuffle-BN permutations
+  // --shuffle-bn=0: the keys go through encoder_k in the batch's own order, so
+  // each key shares its BN group with its query: the paper's ablation (§3.3),
+  // where BN statistics leak the positive and the pretext task gets easier.
+  bool shuffle_bn = true;
 
   static MoCoV2Config v1() { return {}; }
   static MoCoV2Config v2() {
@@ -57,7 +62,8 @@ class MoCoV2 : public MoCo {
 
   MoCoOutput forward_views(const Tensor& im_q, const Tensor& im_k) override;
   // The same with given shuffles (int64 permutations of the batch, one per
-  // key forward: 1, or 2 with the symmetric loss) instead of random ones.
+  // key forward: 1, or 2 with the symmetric loss) instead of random ones;
+  // none may be given with shuffle_bn off.
   MoCoOutput forward_views(const Tensor& im_q, const Tensor& im_k, const std::vector<Tensor>& idx_shuffle);
 
   nn::Module& query_encoder() const override { return child(0); }  // encoder_q

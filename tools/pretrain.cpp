@@ -125,6 +125,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
       .flag("moco-m-cos", "v3: momentum rises from --moco-m to 1 on a cosine (v3: on)")
       .flag("symmetric", "v1/v2: symmetric loss ctr(q1,k2) + ctr(q2,k1) (CIFAR-10 demo)")
       .opt("bn-splits", "auto", "v1/v2: shuffle-BN groups (SplitBatchNorm) (1; 8 for images <= 64 px)")
+      .opt("shuffle-bn", "1", "v1/v2: keys computed on a shuffled batch (1); 0: in the batch's own order, so BN "
+                              "statistics can leak the positive (the paper's ablation)")
       .flag("stop-grad-conv1", "v3 ViT: frozen random patch projection (v3 ViT: on)")
       .opt("optimizer", "auto", "sgd | lars | adamw (v1/v2 sgd; v3 ResNet lars, ViT adamw)")
       .opt("lr", "auto", "learning rate; v3: the base lr, used x batch/256 (v1/v2 0.03, 0.06 for images <= 64 px; "
@@ -257,6 +259,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     c.symmetric = a.on("symmetric");
     c.bn_splits = a.integer("bn-splits", 1, 1 << 20);
     c.shuffle_seed = seed;
+    c.shuffle_bn = a.integer("shuffle-bn", 0, 1) == 1;
     MOCO_CHECK(B % c.bn_splits == 0, "--batch-size {} must be a multiple of --bn-splits {}", B, c.bn_splits);
     MOCO_CHECK(c.K % (B * (c.symmetric ? 2 : 1)) == 0,
                "--moco-k {} must be a multiple of the keys enqueued per step ({}: the batch{})", c.K,

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "autograd/ops.h"
 #include "contrastive/contrastive.h"
@@ -169,6 +170,43 @@ TEST_CASE("MoCo v2: the query gradient uses the queue as it was before the enque
     INFO(a[i].first);
     CHECK_CLOSE(a[i].second.grad(), b[i].second.grad(), 1e-6, 1e-4);
   }
+}
+
+TEST_CASE("MoCo v2 shuffle_bn off: keys in the batch's own order, the same BN groups as the queries") {
+  // m = 0 makes the key encoder the query encoder after the update, and the
+  // same images go to both: any difference between q and k then comes from
+  // the BN groups (2 splits) the samples sit in.
+  auto run = [](bool shuffle) {
+    nn::manual_seed(6);
+    MoCoV2Config c = small_v2();
+    c.mlp = false;
+    c.m = 0;
+    c.K = 32;
+    c.shuffle_bn = shuffle;
+    auto model = std::make_shared<MoCoV2>(tiny_resnet(), c);
+    model->train();
+    const uint64_t offset = model->shuffle_generator().offset();
+    Tensor x = images(8, 40);
+    MoCoOutput out = model->forward_views(x, x);
+    return std::make_tuple(model, out, offset, x);
+  };
+  auto [off, out_off, offset_off, x] = run(false);
+  // Unshuffled: k is encoder_k on the batch as it came, so it equals q.
+  CHECK_CLOSE(out_off.k[0], out_off.q[0], 1e-5, 1e-5);
+  {
+    NoGradGuard g;
+    CHECK_CLOSE(out_off.k[0], normalize(off->key_encoder().forward(x), 1), 1e-6, 1e-6);
+  }
+  CHECK(off->shuffle_generator().offset() == offset_off);  // no permutation drawn
+  CHECK_THROWS_CONTAINS(off->forward_views(x, x, {Tensor::arange(0, 8, 1, DType::i64)}), "shuffle-BN off");
+
+  // Shuffled: the same weights and images, but the key's BN groups differ from the query's.
+  auto [on, out_on, offset_on, x_on] = run(true);
+  (void)x_on;
+  CHECK(on->shuffle_generator().offset() != offset_on);
+  CHECK_CLOSE(out_on.q[0], out_off.q[0], 1e-6, 1e-6);
+  const double gap = amax(abs(sub(out_on.k[0], out_on.q[0]))).item();
+  CHECK(gap > 1e-3);
 }
 
 TEST_CASE("MoCo v2 symmetric loss: two directions, 2N keys enqueued, K % 2N checked") {
