@@ -60,8 +60,9 @@ void plot_png(const std::string& png, const std::vector<Panel>& panels, int widt
       if (band)  // the band first, so the line stays on top of it
         script += fmt::format("{}{} index {} using 1:3:4 with filledcurves fs transparent solid 0.18 noborder{} notitle",
                               i ? ", " : "", quoted(dat), block, color);
-      const std::string style = std::string(s.points ? "linespoints pt 7 ps 0.5 lw 2" : "lines lw 1.5") +
-                                (s.dashed ? " dt 2" : "");
+      const std::string style = !s.style.empty() ? s.style + (s.dashed ? " dt 2" : "")
+                                : std::string(s.points ? "linespoints pt 7 ps 0.5 lw 2" : "lines lw 1.5") +
+                                      (s.dashed ? " dt 2" : "");
       script += fmt::format("{}{} index {} using 1:2 with {}{} title {}", i || band ? ", " : "", quoted(dat), block++,
                             style, color, quoted(s.name));
     }

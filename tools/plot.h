@@ -1,5 +1,6 @@
 // Line plots as PNG through gnuplot (Debian's gnuplot-nox): panels side by
-// side, several named series per panel. Used for training curves.
+// side, several named series per panel. Used for training curves, and for
+// histograms drawn as steps (Series::style).
 #pragma once
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@ struct Series {
   std::string color = "";  // e.g. "#1f77b4"; empty: gnuplot's next colour
   bool dashed = false;     // a reference level (chance, 1/sqrt(d)) rather than a measurement
   bool points = true;      // false: a plain line, for curves of hundreds of points
+  std::string style = "";  // gnuplot's plot style instead of the above, e.g. "histeps lw 2" for a histogram
   // Optional band around the line (e.g. min-max over seeds), drawn shaded
   // under it: empty, or one lo and one hi per point.
   std::vector<double> lo, hi;
