@@ -63,9 +63,9 @@ struct Preset {
 // claims; full: the seed study's 50 MoCo + 50 fine-tuning epochs.
 Preset preset(const std::string& name) {
   if (name == "quick")
-    return {3, 300, 0, 1875, 300, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 1000, 1000, 0.06, 0.1, 0.5, 1e-3, 0.5, true, 2, 1};
+    return {3, 300, 0, 3000, 180, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 1000, 1000, 0.06, 0.1, 0.5, 1e-3, 0.5, true, 2, 1};
   if (name == "standard")
-    return {5, 1500, 0, 3000, 1500, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 2000, 2000, 0.06, 0.1, 0.5, 1e-3, 0.5, true, 2, 5};
+    return {5, 1500, 0, 7500, 1500, 0, 64, 64, 128, 0.1, 1.0, 10, 8, 64, 4, 2, 0, 2000, 2000, 0.06, 0.1, 0.5, 1e-3, 0.5, true, 2, 5};
   if (name == "full") return {3, 0, 50, 0, 0, 50, 128, 256, 256, 1.0, 1.0, 10, 16, 128, 6, 4, 0, 0, 0, 0, 0, 0, 0, 0, false, 8, 10};
   usage_fail("--preset must be quick, standard or full, got '{}'", name);
 }
@@ -177,8 +177,8 @@ std::string ci_text(const PairedDiff& d) {
 }
 
 std::string budget_text(const Budget& b) {
-  return fmt::format("{} steps ({} epochs x {} of batch {}) over {} images, {} images seen", b.steps(), b.epochs,
-                     b.steps_per_epoch, b.batch, b.images, b.images_seen());
+  return fmt::format("{} steps ({} epoch{} x {} of batch {}) over {} images, {} images seen", b.steps(), b.epochs,
+                     b.epochs == 1 ? "" : "s", b.steps_per_epoch, b.batch, b.images, b.images_seen());
 }
 
 }  // namespace
@@ -487,9 +487,14 @@ int compare_command(const std::vector<std::string>& argv) {
   const std::vector<Claim> cl = claims(models);
 
   // curves.png: mean curves with min-max bands over seeds.
-  std::vector<Panel> panels = {Panel{"training loss (fine-tuning / supervised)", "epoch", "cross-entropy", {}},
-                               Panel{"validation top-1", "epoch", "top-1 (%)", {}}};
-  Panel knn_panel{"MoCo pretraining: kNN top-1 (epoch 0: random init)", "pretraining epoch", "kNN top-1 (%)", {}};
+  auto panel = [](const char* title, const char* xlabel, const char* ylabel) {
+    Panel p;
+    p.title = title, p.xlabel = xlabel, p.ylabel = ylabel;
+    return p;
+  };
+  std::vector<Panel> panels = {panel("training loss (fine-tuning / supervised)", "epoch", "cross-entropy"),
+                               panel("validation top-1", "epoch", "top-1 (%)")};
+  Panel knn_panel = panel("MoCo pretraining: kNN top-1 (epoch 0: random init)", "pretraining epoch", "kNN top-1 (%)");
   panels[0].key = "top right";
   const std::map<std::string, std::string> colors = {
       {"resnet", "#1f77b4"}, {"moco_resnet", "#2ca02c"}, {"vit", "#ff7f0e"}, {"moco_vit", "#d62728"}};
