@@ -38,7 +38,15 @@ void plot_png(const std::string& png, const std::vector<Panel>& panels, int widt
         xmin = std::min(xmin, x);
         xmax = std::max(xmax, x);
       }
-    script += integral && xmax >= xmin && xmax - xmin <= 20 ? "set xtics 1\n" : "set xtics autofreq\n";
+    if (!p.xtics.empty()) {
+      std::string t;
+      for (auto& [x, label] : p.xtics) t += fmt::format("{}{} {}", t.empty() ? "" : ", ", quoted(label), x);
+      script += "set xtics (" + t + ")\n";
+    } else {
+      script += integral && xmax >= xmin && xmax - xmin <= 20 && !p.logx ? "set xtics 1\n" : "set xtics autofreq\n";
+    }
+    script += p.logx ? "set logscale x\n" : "unset logscale x\n";
+    script += "set xrange " + (p.xrange.empty() ? std::string("[*:*]") : p.xrange) + "\n";
     script += p.logy ? "set logscale y\nset format y '%g'\n" : "unset logscale y\nset format y '% h'\n";
     script += "set yrange " + (p.yrange.empty() ? std::string("[*:*]") : p.yrange) + "\n";
     // Key options persist from panel to panel in gnuplot (one panel's legend

@@ -28,6 +28,11 @@ struct Panel {
   std::string key = "bottom right";  // legend position (gnuplot's `set key ...`)
   bool logy = false;                 // logarithmic y axis (values over several decades)
   std::string yrange = "";           // gnuplot's `set yrange`, e.g. "[0:*]"; empty: autoscale
+  bool logx = false;                 // logarithmic x axis (e.g. queue sizes over powers of 2)
+  std::string xrange = "";           // gnuplot's `set xrange`; empty: autoscale
+  // Labelled x ticks in place of gnuplot's own: settings drawn as categories
+  // (m = 0, 0.9, 0.99 at x = 0, 1, 2), or only at the values measured.
+  std::vector<std::pair<double, std::string>> xtics = {};
 };
 
 // Writes `png` (and the gnuplot script and data beside it, `png` + ".gp").
