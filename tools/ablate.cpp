@@ -43,12 +43,13 @@ struct Preset {
   int64_t knn_test, knn_bank;  // 0: all
 };
 
-// quick: 8 runs within 30 minutes on a 2-core CPU. 2250 steps are 6 epochs of
-// the 24,000 Fashion-MNIST images of the default task at batch 64; measured
-// (2026-11-28, 2 threads): 20-48 s an epoch depending on the machine's load,
-// plus ~5 s for each of the two kNN measurements.
+// quick: 8 runs within 30 minutes on a 2-core CPU. 1875 steps are 5 epochs of
+// the 24,000 Fashion-MNIST images of the default task at batch 64, where the
+// recipe lifts kNN from 63% at init to ~70% (docs/results/recipe-pilots, E8).
+// An epoch takes 20-30 s on 2 idle cores (48 s measured at a load of 4), each
+// of the two kNN passes ~5 s: 8 x (5 x 30 + 12) s = 22 minutes at the slow end.
 Preset preset(const std::string& name) {
-  if (name == "quick") return {8, 2250, 64, 8, 2, 0.06, 0.1, 0.99, 0.5, 1000, 0};
+  if (name == "quick") return {8, 1875, 64, 8, 2, 0.06, 0.1, 0.99, 0.5, 1000, 0};
   usage_fail("--preset must be quick, got '{}'", name);
 }
 
@@ -232,10 +233,15 @@ std::string paper_vs_here(const What& w, const std::vector<ValueRuns>& vs, size_
                                    "the query encoder at every step, the queue's keys come from many different "
                                    "encoders and stop being comparable."
                                  : " **Unlike the paper**, m = 0 is not clearly worse at this scale.";
-      if (std::isfinite(zero->mean(&RunResult::loss)))
-        s += fmt::format(" Its last-epoch training loss is {:.3f} against {:.3f} at m = {} (uniform logits: {:.3f}).",
-                         zero->mean(&RunResult::loss), r->mean(&RunResult::loss), r->value.label,
-                         zero->mean(&RunResult::loss_chance));
+      const double l0 = zero->mean(&RunResult::loss), lr = r->mean(&RunResult::loss);
+      const double p0 = zero->mean(&RunResult::pretext), pr = r->mean(&RunResult::pretext);
+      if (std::isfinite(l0) && std::isfinite(lr)) {
+        s += fmt::format(" The pretext task at m = 0: last-epoch loss {:.3f} against {:.3f} at m = {} (uniform "
+                         "logits: {:.3f}), pretext accuracy {} against {}",
+                         l0, lr, r->value.label, zero->mean(&RunResult::loss_chance), pct(p0), pct(pr));
+        s += l0 > lr && p0 < pr ? ": its training itself goes worse, the paper's failure in a milder form."
+                                : ": its training itself does not go worse.";
+      }
     }
     const ValueRuns* slow = find_label(vs, "0.999");
     if (slow && &vs[best] != slow)
@@ -508,7 +514,12 @@ int ablate_command(const std::vector<std::string>& argv) {
       r = read_run(r);
       MOCO_CHECK(std::isfinite(r.knn), "ablate: {} has no kNN measurement in its metrics", r.dir);
     }
-  const double total = std::chrono::duration<double>(Clock::now() - t_start).count();
+  // The runs' own times, which a resumed run carries over: this invocation's alone would undercount.
+  double total = 0;
+  for (auto& vr : runs)
+    for (auto& r : vr.seeds) total += r.seconds;
+  std::printf("\n==== ablate: this invocation took %s\n",
+              fmt_duration(std::chrono::duration<double>(Clock::now() - t_start).count()).c_str());
 
   std::vector<PairedDiff> vs_ref;
   for (auto& vr : runs) vs_ref.push_back(paired_difference(vr.get(&RunResult::knn), runs[ref].get(&RunResult::knn)));
@@ -620,13 +631,15 @@ int ablate_command(const std::vector<std::string>& argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::string md = fmt::format("# moco ablate --what {}: {}\n\n", w.name, w.title);
   md += fmt::format(
-      "Preset `{}`, {} seed{} per value ({}–{}), {}; {} CPU threads; total wall time {}.\n\nEach run: MoCo "
+      "Preset `{}`, {} seed{} per value ({}), {}; {} CPU threads; wall time of all runs {}.\n\nEach run: MoCo "
       "pretraining of a ResNet-18 (small stem, width {}) on `{}` classes {} without labels ({} images), {} steps ({} "
       "epochs x {} of batch {}); MoCo v2 augmentation and cosine lr, no MLP head, lr {:g}, crop {:g}–1, {} shuffle-BN "
       "groups; fixed unless ablated: m {:g}, K {}, T {:g}, shuffle-BN {}. kNN top-1: k 200, T 0.1, backbone "
       "features, the task's training images as the bank, {} test images. Pretext top-1: instance discrimination "
       "(the positive key ranked first among the K + 1), mean over the last epoch.\n\n",
-      a.str("preset"), seeds, seeds == 1 ? "" : "s", first_seed, first_seed + seeds - 1, date, get_num_threads(),
+      a.str("preset"), seeds, seeds == 1 ? "" : "s",
+      seeds == 1 ? fmt::format("seed {}", first_seed) : fmt::format("seeds {}–{}", first_seed, first_seed + seeds - 1),
+      date, get_num_threads(),
       fmt_duration(total), a.str("width"), spec, a.str("classes"), images, b.steps(), E, b.steps_per_epoch, b.batch,
       p.lr, p.crop_min, p.bn_splits, m_fixed, k_fixed, t_fixed, shuffle_fixed ? "on" : "off",
       knn_test > 0 ? std::to_string(knn_test) : std::string("all"));
@@ -660,7 +673,7 @@ int ablate_command(const std::vector<std::string>& argv) {
   md += "```\n";
   write_file_atomic(out.file("table.md"), md);
 
-  std::printf("\n==== ablate: done in %s; %s, %s\n\n%-12s %22s %16s %16s\n", fmt_duration(total).c_str(),
+  std::printf("\n==== ablate: done, runs took %s in all; %s, %s\n\n%-12s %22s %16s %16s\n", fmt_duration(total).c_str(),
               out.file("table.md").c_str(), out.file("summary.json").c_str(), w.symbol.c_str(), "kNN top-1",
               "kNN at init", "pretext top-1");
   for (auto& vr : runs)
