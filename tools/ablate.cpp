@@ -109,7 +109,8 @@ std::vector<Value> parse_values(const What& w, const std::string& text, int64_t 
       if (w.name == "K") {
         MOCO_USAGE_CHECK(v >= 1 && v == std::floor(v), "--values: K = {} must be a positive integer", item);
         const int64_t k = int64_t(v);
-        MOCO_USAGE_CHECK(k % batch == 0, "--values: K = {} must be a multiple of the batch {} (--batch-size)", k, batch);
+        MOCO_USAGE_CHECK(k % batch == 0, "--values: K = {} must be a multiple of the batch {} (--batch-size)", k,
+                         batch);
         MOCO_USAGE_CHECK(k <= images,
                          "--values: K = {} is larger than the {} pretraining images: an image's own earlier key would "
                          "sit in the queue as its negative",
@@ -122,7 +123,8 @@ std::vector<Value> parse_values(const What& w, const std::string& text, int64_t 
     for (auto& o : out) MOCO_USAGE_CHECK(o.label != val.label, "--values: {} is given twice", val.label);
     out.push_back(val);
   }
-  MOCO_USAGE_CHECK(out.size() >= 2, "--values: an ablation compares at least 2 values, got {} ('{}')", out.size(), text);
+  MOCO_USAGE_CHECK(out.size() >= 2, "--values: an ablation compares at least 2 values, got {} ('{}')", out.size(),
+                   text);
   if (w.name != "shuffle-bn")
     std::sort(out.begin(), out.end(), [](const Value& a, const Value& b) { return a.v < b.v; });
   return out;
@@ -202,10 +204,11 @@ const ValueRuns* find_label(const std::vector<ValueRuns>& vs, const std::string&
   return nullptr;
 }
 
-// "0 → 52.10%, 0.9 → 55.20%, ..."
+// "m = 0 → 52.10%, m = 0.9 → 55.20%, ..."
 std::string knn_list(const What& w, const std::vector<ValueRuns>& vs) {
   std::string s;
-  for (auto& v : vs) s += fmt::format("{}{} = {} → {}", s.empty() ? "" : ", ", w.symbol, v.value.label, pct(v.mean(&RunResult::knn)));
+  for (auto& v : vs)
+    s += fmt::format("{}{} = {} → {}", s.empty() ? "" : ", ", w.symbol, v.value.label, pct(v.mean(&RunResult::knn)));
   return s;
 }
 
@@ -256,7 +259,8 @@ std::string paper_vs_here(const What& w, const std::vector<ValueRuns>& vs, size_
         "queues (its default 65536 keys are 5% of ImageNet's 1.28M images).\n\n" + here;
     const ValueRuns &lo = vs.front(), &hi = vs.back();
     bool rising = true;
-    for (size_t i = 1; i < vs.size(); ++i) rising = rising && vs[i].mean(&RunResult::knn) >= vs[i - 1].mean(&RunResult::knn);
+    for (size_t i = 1; i < vs.size(); ++i)
+      rising = rising && vs[i].mean(&RunResult::knn) >= vs[i - 1].mean(&RunResult::knn);
     const double gain = hi.mean(&RunResult::knn) - lo.mean(&RunResult::knn);
     s += fmt::format(" From K = {} to K = {} kNN changes by {:+.2f} points; the largest queue holds {:.0f}% of the {} "
                      "pretraining images.",
@@ -269,8 +273,9 @@ std::string paper_vs_here(const What& w, const std::vector<ValueRuns>& vs, size_
     s = "**The paper**: MoCo v1 uses T = 0.07 with its linear head; MoCo v2 uses 0.2 with its MLP head. (The runs "
         "here have no MLP head, like v1.)\n\n" + here;
     const double b = vs[best].value.v;
-    s += b <= 0.1 ? " The best value is near v1's 0.07, as expected without an MLP head."
-         : b >= 0.2 ? " **Unlike v1's choice**, a higher temperature (v2's range) is best here without an MLP head."
+    s += b <= 0.1 ? " The best value is at or below 0.1, near v1's 0.07."
+         : b >= 0.2 ? " **Unlike v1's choice**, a higher temperature (v2's range) is best here even without an MLP "
+                      "head."
                     : " The best value lies between v1's 0.07 and v2's 0.2.";
   } else {
     s = "**The paper** (§3.3): without shuffling BN, the pretext (instance discrimination) accuracy rises fast — BN "
@@ -286,7 +291,8 @@ std::string paper_vs_here(const What& w, const std::vector<ValueRuns>& vs, size_
           const double until = r.steps.back() / 10;
           double sum = 0;
           int n = 0;
-          for (size_t i = 0; i < r.steps.size() && (r.steps[i] <= until || n == 0); ++i) sum += r.pretext_curve[i], ++n;
+          for (size_t i = 0; i < r.steps.size() && (r.steps[i] <= until || n == 0); ++i)
+            sum += r.pretext_curve[i], ++n;
           per_seed.push_back(sum / n);
         }
         return mean_of(per_seed);
@@ -344,7 +350,8 @@ int ablate_command(const std::vector<std::string>& argv) {
       .opt("data-fraction", "1", "fraction of each class's training images for pretraining")
       .opt("steps", "auto", fmt::format("optimiser steps a run, rounded up to whole epochs (quick {})", q.steps))
       .opt("epochs", "auto", "epochs a run instead of --steps")
-      .opt("batch-size", "auto", fmt::format("images per step (quick {}; auto: at most a quarter of the images)", q.batch))
+      .opt("batch-size", "auto",
+           fmt::format("images per step (quick {}; auto: at most a quarter of the images)", q.batch))
       .opt("width", "auto", fmt::format("ResNet-18 (small stem) base width (quick {})", q.width))
       .opt("moco-m", "auto", fmt::format("key encoder momentum when not ablated (quick {:g})", q.m))
       .opt("moco-k", "auto", "queue size when not ablated (auto: 4096, at most a quarter of the images)")
@@ -356,7 +363,8 @@ int ablate_command(const std::vector<std::string>& argv) {
       .opt("workers", "2", "data loader threads")
       .opt("threads", "0", "CPU threads (0: OMP_NUM_THREADS or all cores)")
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
-      .opt("out", "auto", "the ablation's folder (auto: runs/ablate-WHAT): table.md, summary.json, plot.png, run folders")
+      .opt("out", "auto",
+           "the ablation's folder (auto: runs/ablate-WHAT): table.md, summary.json, plot.png, run folders")
       .opt("resume", "", "continue an ablation (its folder): finished runs are kept, unfinished ones resumed");
   if (!a.parse(argv)) return 0;
 
