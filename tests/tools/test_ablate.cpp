@@ -14,6 +14,7 @@
 #include "nn/json.h"
 #include "nn/state_dict.h"
 #include "test_util.h"
+#include "tiny_data.h"
 #include "tools/ablate.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
@@ -23,69 +24,20 @@
 using namespace moco;
 using namespace moco::cli;
 namespace fs = std::filesystem;
+using namespace moco::test_data;
 
 namespace {
 
-void put_be32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// Class c of 4: a bright horizontal bar, vertical bar, diagonal or centre
-// square at a jittered position, on a noisy background.
-void write_idx(const std::string& dir, const std::string& prefix, int n, uint32_t seed) {
-  const int S = 16;
-  std::ofstream im(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
-  std::ofstream lb(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
-  put_be32(im, 0x00000803);
-  put_be32(im, uint32_t(n));
-  put_be32(im, S);
-  put_be32(im, S);
-  put_be32(lb, 0x00000801);
-  put_be32(lb, uint32_t(n));
-  uint32_t s = seed;
-  auto rnd = [&](int m) {
-    s = s * 1664525u + 1013904223u;
-    return int((s >> 8) % uint32_t(m));
-  };
-  for (int i = 0; i < n; ++i) {
-    const int c = i % 4, o = rnd(6) + 3;
-    std::vector<uint8_t> px(S * S);
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x) {
-        bool on = c == 0 ? (y >= o && y < o + 3) : c == 1 ? (x >= o && x < o + 3) : c == 2 ? std::abs(x - y) < 2
-                                                                                           : (std::abs(x - 8) < 3 && std::abs(y - 8) < 3);
-        px[size_t(y * S + x)] = uint8_t(std::min(255, (on ? 200 : 20) + rnd(50)));
-      }
-    im.write(reinterpret_cast<const char*>(px.data()), S * S);
-    const char l = char(c);
-    lb.write(&l, 1);
-  }
-}
-
-struct TinyData {
-  std::string root;
-  TinyData() {
-    root = (fs::temp_directory_path() / ("moco_test_ablate_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root);
-    fs::create_directories(root + "/data");
-    write_idx(root + "/data", "train", 64, 1);
-    write_idx(root + "/data", "t10k", 32, 2);
-  }
-  ~TinyData() { fs::remove_all(root); }
-  std::string out(const std::string& name) const { return root + "/" + name; }
-  // 64 images, batch 16: 4 steps an epoch; 8 steps = 2 epochs.
+// 64 images, batch 16: 4 steps an epoch; 8 steps = 2 epochs.
+struct AblateData : TinyData {
+  using TinyData::TinyData;
   std::vector<std::string> args(std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"--dataset", "mnist", "--data",  root + "/data", "--workers", "2",
-                                  "--width",   "4",     "--steps", "8",            "--batch-size", "16",
-                                  "--knn-test", "0"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
+    return TinyData::args(plus({"--width", "4", "--steps", "8", "--batch-size", "16", "--knn-test", "0"}, extra));
   }
 };
 
-const TinyData& tiny() {
-  static TinyData d;
+const AblateData& tiny() {
+  static AblateData d("ablate");
   return d;
 }
 
@@ -112,7 +64,7 @@ std::vector<double> column(const std::string& dir, const std::string& name) {
 }  // namespace
 
 TEST_CASE("ablate --what m: a run per value and seed, table.md, summary.json from the run folders, plot.png") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string out = d.out("ablate_m");
   REQUIRE(ablate_command(d.args({"--what", "m", "--values", "0.99,0", "--seeds", "2", "--moco-k", "32", "--out", out})) ==
           0);
@@ -199,7 +151,7 @@ TEST_CASE("ablate --what m: a run per value and seed, table.md, summary.json fro
 }
 
 TEST_CASE("ablate --what shuffle-bn: the off run keeps the batch order; --what K draws on a log axis") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string out = d.out("ablate_sbn");
   REQUIRE(ablate_command(d.args({"--what", "shuffle-bn", "--seeds", "1", "--moco-k", "32", "--out", out})) == 0);
   CHECK(slurp(out + "/shuffle-bn_off/seed0/config.json").find("\"shuffle-bn\": \"0\"") != std::string::npos);
@@ -223,7 +175,7 @@ TEST_CASE("ablate --what shuffle-bn: the off run keeps the batch order; --what K
 }
 
 TEST_CASE("ablate: bad input is a usage error naming the flag and the allowed values") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   auto run = [&](std::vector<std::string> extra) {
     extra.insert(extra.end(), {"--out", d.out("ablate_bad")});
     return ablate_command(d.args(extra));

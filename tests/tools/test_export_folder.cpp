@@ -16,74 +16,27 @@
 #include "data/transforms.h"
 #include "tensor/random.h"
 #include "test_util.h"
+#include "tiny_data.h"
 #include "tools/args.h"
 #include "tools/export_folder.h"
 
 using namespace moco;
 using namespace moco::cli;
 namespace fs = std::filesystem;
+using namespace moco::test_data;
 
 namespace {
 
-void put_be32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// Class c of 4: a bright horizontal bar, vertical bar, diagonal or centre
-// square at a jittered position, on a background below 10 (so alpha has a
-// transparent background to find).
-void write_idx(const std::string& dir, const std::string& prefix, int n, uint32_t seed) {
-  const int S = 16;
-  std::ofstream im(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
-  std::ofstream lb(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
-  put_be32(im, 0x00000803);
-  put_be32(im, uint32_t(n));
-  put_be32(im, S);
-  put_be32(im, S);
-  put_be32(lb, 0x00000801);
-  put_be32(lb, uint32_t(n));
-  uint32_t s = seed;
-  auto rnd = [&](int m) {
-    s = s * 1664525u + 1013904223u;
-    return int((s >> 8) % uint32_t(m));
-  };
-  for (int i = 0; i < n; ++i) {
-    const int c = i % 4, o = rnd(6) + 3;
-    std::vector<uint8_t> px(S * S);
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x) {
-        bool on = c == 0 ? (y >= o && y < o + 3) : c == 1 ? (x >= o && x < o + 3) : c == 2 ? std::abs(x - y) < 2
-                                                                                           : (std::abs(x - 8) < 3 && std::abs(y - 8) < 3);
-        px[size_t(y * S + x)] = uint8_t(on ? 200 + rnd(50) : rnd(10));
-      }
-    im.write(reinterpret_cast<const char*>(px.data()), S * S);
-    const char l = char(c);
-    lb.write(&l, 1);
-  }
-}
-
-struct TinyData {
-  std::string root;
-  TinyData() {
-    root = (fs::temp_directory_path() / ("moco_test_export_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root);
-    fs::create_directories(root + "/data");
-    write_idx(root + "/data", "train", 64, 1);  // 16 per class
-    write_idx(root + "/data", "t10k", 32, 2);   // 8 per class
-  }
-  ~TinyData() { fs::remove_all(root); }
-  std::string out(const std::string& name) const { return root + "/" + name; }
-  std::string spec() const { return "mnist:" + root + "/data"; }
+// export-folder reads no --workers: the data flags alone.
+struct ExportData : TinyData {
+  using TinyData::TinyData;
   std::vector<std::string> args(std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"--dataset", "mnist", "--data", root + "/data"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
+    return plus({"--dataset", "mnist", "--data", root + "/data"}, extra);
   }
 };
 
-const TinyData& tiny() {
-  static TinyData d;
+const ExportData& tiny() {
+  static ExportData d("export", true);
   return d;
 }
 
@@ -118,7 +71,7 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 }  // namespace
 
 TEST_CASE("export-folder: layout, counts, 3- and 4-channel PNGs, and the folder reads back through open_dataset") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string out = d.out("a");
   REQUIRE(export_folder_command(d.args({"--classes", "0,1,3", "--train-per-class", "5", "--val-per-class", "10",
                                         "--size", "12", "--colour", "--rgba", "0.5", "--out", out})) == 0);
@@ -192,7 +145,7 @@ TEST_CASE("export-folder: layout, counts, 3- and 4-channel PNGs, and the folder 
 }
 
 TEST_CASE("export-folder: the same seed writes identical files, another seed another subset; a plain export keeps the pixels") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::vector<std::string> flags = {"--classes", "0,2", "--train-per-class", "4", "--val-per-class", "3",
                                           "--size", "12", "--colour", "--rgba", "0.5"};
   auto run = [&](const std::string& name, const std::string& seed) {
@@ -226,7 +179,7 @@ TEST_CASE("export-folder: the same seed writes identical files, another seed ano
 }
 
 TEST_CASE("export-folder: usage errors name the flag and the value, and write nothing") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string fresh = d.out("never");
   auto err = [&](std::vector<std::string> extra) {
     extra.insert(extra.end(), {"--out", fresh});

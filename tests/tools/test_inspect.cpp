@@ -16,6 +16,7 @@
 #include "nn/json.h"
 #include "nn/safetensors.h"
 #include "test_util.h"
+#include "tiny_data.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
 #include "tools/inspect.h"
@@ -25,73 +26,15 @@
 using namespace moco;
 using namespace moco::cli;
 namespace fs = std::filesystem;
+using namespace moco::test_data;
 
 namespace {
 
-void put_be32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// Class c of 4: a bright horizontal bar, vertical bar, diagonal or centre
-// square at a jittered position, on a noisy background.
-void write_idx(const std::string& dir, const std::string& prefix, int n, uint32_t seed) {
-  const int S = 16;
-  std::ofstream im(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
-  std::ofstream lb(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
-  put_be32(im, 0x00000803);
-  put_be32(im, uint32_t(n));
-  put_be32(im, S);
-  put_be32(im, S);
-  put_be32(lb, 0x00000801);
-  put_be32(lb, uint32_t(n));
-  uint32_t s = seed;
-  auto rnd = [&](int m) {
-    s = s * 1664525u + 1013904223u;
-    return int((s >> 8) % uint32_t(m));
-  };
-  for (int i = 0; i < n; ++i) {
-    const int c = i % 4, o = rnd(6) + 3;
-    std::vector<uint8_t> px(S * S);
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x) {
-        bool on = c == 0 ? (y >= o && y < o + 3) : c == 1 ? (x >= o && x < o + 3) : c == 2 ? std::abs(x - y) < 2
-                                                                                           : (std::abs(x - 8) < 3 && std::abs(y - 8) < 3);
-        px[size_t(y * S + x)] = uint8_t(std::min(255, (on ? 200 : 20) + rnd(50)));
-      }
-    im.write(reinterpret_cast<const char*>(px.data()), S * S);
-    const char l = char(c);
-    lb.write(&l, 1);
-  }
-}
-
-struct TinyData {
-  std::string root;
-  TinyData() {
-    root = (fs::temp_directory_path() / ("moco_test_inspect_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root);
-    fs::create_directories(root + "/data");
-    write_idx(root + "/data", "train", 64, 1);
-    write_idx(root + "/data", "t10k", 32, 2);
-  }
-  ~TinyData() { fs::remove_all(root); }
-  std::string out(const std::string& name) const { return root + "/" + name; }
-  std::vector<std::string> args(std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"--dataset", "mnist", "--data", root + "/data", "--workers", "2"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-};
-
 const TinyData& tiny() {
-  static TinyData d;
+  static TinyData d("inspect");
   return d;
 }
 
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
@@ -212,7 +155,7 @@ TEST_CASE("inspect v2: the files, an 8 x 9 retrieval sheet with frames that matc
 }
 
 TEST_CASE("inspect: the kNN top-1 in the report is moco knn's, also with capped bank and test sets") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string run = v2_run();
   REQUIRE(inspect_command({run, "--knn-k", "10", "--out", d.out("insp_knn")}) == 0);
   const double knn = knn_json(d.args({"--pretrained", run, "--knn-k", "10"}));
@@ -233,7 +176,7 @@ TEST_CASE("inspect: the kNN top-1 in the report is moco knn's, also with capped 
 }
 
 TEST_CASE("inspect: v3 (no queue), a checkpoint without queue ages and one away from its run folder") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string v3 = d.out("v3");
   REQUIRE(pretrain_command(d.args({"--moco-version", "v3", "--arch", "vit_tiny", "--vit-dim", "32", "--vit-depth", "2",
                                    "--vit-heads", "2", "--patch-size", "4", "--moco-mlp-dim", "64", "--batch-size", "16",
@@ -273,7 +216,7 @@ TEST_CASE("inspect: v3 (no queue), a checkpoint without queue ages and one away 
 }
 
 TEST_CASE("inspect: a supervised checkpoint, a text file, a missing path and bad flags are usage errors") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string sup = d.out("sup");
   REQUIRE(supervised_command(SupervisedMode::train, d.args({"--arch", "resnet18", "--width", "4", "--batch-size", "16",
                                                             "--epochs", "1", "--out", sup})) == 0);

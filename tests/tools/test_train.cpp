@@ -17,6 +17,7 @@
 #include "nn/safetensors.h"
 #include "nn/state_dict.h"
 #include "test_util.h"
+#include "tiny_data.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
 #include "tools/compare.h"
@@ -27,73 +28,15 @@
 using namespace moco;
 using namespace moco::cli;
 namespace fs = std::filesystem;
+using namespace moco::test_data;
 
 namespace {
 
-void put_be32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// Class c of 4: a bright horizontal bar, vertical bar, diagonal or centre
-// square at a jittered position, on a noisy background.
-void write_idx(const std::string& dir, const std::string& prefix, int n, uint32_t seed) {
-  const int S = 16;
-  std::ofstream im(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
-  std::ofstream lb(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
-  put_be32(im, 0x00000803);
-  put_be32(im, uint32_t(n));
-  put_be32(im, S);
-  put_be32(im, S);
-  put_be32(lb, 0x00000801);
-  put_be32(lb, uint32_t(n));
-  uint32_t s = seed;
-  auto rnd = [&](int m) {
-    s = s * 1664525u + 1013904223u;
-    return int((s >> 8) % uint32_t(m));
-  };
-  for (int i = 0; i < n; ++i) {
-    const int c = i % 4, o = rnd(6) + 3;
-    std::vector<uint8_t> px(S * S);
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x) {
-        bool on = c == 0 ? (y >= o && y < o + 3) : c == 1 ? (x >= o && x < o + 3) : c == 2 ? std::abs(x - y) < 2
-                                                                                           : (std::abs(x - 8) < 3 && std::abs(y - 8) < 3);
-        px[size_t(y * S + x)] = uint8_t(std::min(255, (on ? 200 : 20) + rnd(50)));
-      }
-    im.write(reinterpret_cast<const char*>(px.data()), S * S);
-    const char l = char(c);
-    lb.write(&l, 1);
-  }
-}
-
-struct TinyData {
-  std::string root;
-  TinyData() {
-    root = (fs::temp_directory_path() / ("moco_test_train_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root);
-    fs::create_directories(root + "/data");
-    write_idx(root + "/data", "train", 64, 1);
-    write_idx(root + "/data", "t10k", 32, 2);
-  }
-  ~TinyData() { fs::remove_all(root); }
-  std::string out(const std::string& name) const { return root + "/" + name; }
-  std::vector<std::string> args(std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"--dataset", "mnist", "--data", root + "/data", "--workers", "2"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-};
-
 const TinyData& tiny() {
-  static TinyData d;
+  static TinyData d("train");
   return d;
 }
 
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 // Every tensor of the two checkpoints (model, key encoder, queue, optimiser) bit-identical.
 void check_same_checkpoint(const std::string& a, const std::string& b) {
@@ -126,7 +69,7 @@ const std::vector<std::string> kV3 = {"--moco-version", "v3",  "--arch",        
 }  // namespace
 
 TEST_CASE("pretrain v2: 2 epochs straight == 1 epoch + --resume + 1 epoch, bit for bit") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", d.out("v2_straight")}))) == 0);
   REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", d.out("v2_split"), "--stop-after", "1"}))) == 0);
   CHECK(load_checkpoint(d.out("v2_split")).epoch() == 1);
@@ -152,7 +95,7 @@ TEST_CASE("pretrain v2: 2 epochs straight == 1 epoch + --resume + 1 epoch, bit f
 }
 
 TEST_CASE("pretrain v3 (ViT, per-iteration lr and momentum schedules): resume is bit-exact") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   REQUIRE(pretrain_command(d.args(plus(kV3, {"--out", d.out("v3_straight"), "--knn-every", "0"}))) == 0);
   REQUIRE(pretrain_command(d.args(plus(kV3, {"--out", d.out("v3_split"), "--knn-every", "0", "--stop-after", "1"}))) ==
           0);
@@ -162,7 +105,7 @@ TEST_CASE("pretrain v3 (ViT, per-iteration lr and momentum schedules): resume is
 }
 
 TEST_CASE("train: resume is bit-exact; a NaN loss stops with the step and keeps the last good checkpoint") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::vector<std::string> base = {"--arch", "resnet18", "--width", "4", "--batch-size", "16", "--epochs", "2",
                                          "--lr", "0.05"};
   REQUIRE(supervised_command(SupervisedMode::train, d.args(plus(base, {"--out", d.out("sup_straight")}))) == 0);
@@ -193,14 +136,14 @@ TEST_CASE("train: resume is bit-exact; a NaN loss stops with the step and keeps 
 }
 
 TEST_CASE("pretrain: a NaN loss names the step") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   CHECK_THROWS_CONTAINS(
       pretrain_command(d.args(plus(kV2, {"--out", d.out("pre_nan"), "--lr", "1e30", "--knn-every", "0"}))),
       "the loss became");
 }
 
 TEST_CASE("linear: only fc learns, BN stays frozen, the backbone is unchanged; finetune and knn read checkpoints") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", d.out("pre"), "--epochs", "1", "--knn-every", "0"}))) == 0);
   Pretrained p = load_pretrained(d.out("pre"));
   CHECK(p.has_spec());
@@ -230,7 +173,7 @@ TEST_CASE("linear: only fc learns, BN stays frozen, the backbone is unchanged; f
 }
 
 TEST_CASE("supervised training learns the toy task") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   REQUIRE(supervised_command(SupervisedMode::train,
                              d.args({"--arch", "resnet18", "--width", "8", "--batch-size", "16", "--epochs", "6",
                                      "--lr", "0.05", "--crop-min", "0.8", "--out", d.out("learn")})) == 0);
@@ -240,7 +183,7 @@ TEST_CASE("supervised training learns the toy task") {
 }
 
 TEST_CASE("clear errors: --device cuda without CUDA, a queue that is not a multiple of the batch, bad flags") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
 #ifndef MOCO_WITH_CUDA
   CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train, d.args({"--device", "cuda", "--out", d.out("cu")})),
                         "built without CUDA");
@@ -258,7 +201,7 @@ TEST_CASE("clear errors: --device cuda without CUDA, a queue that is not a multi
 }
 
 TEST_CASE("pretrain --recipe cifar-demo: the CIFAR-10 notebook's values, augmentation, lr epochs and stem") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string out = d.out("demo");
   REQUIRE(pretrain_command(d.args({"--moco-version", "v1", "--recipe", "cifar-demo", "--width", "4", "--batch-size",
                                    "16", "--moco-k", "64", "--epochs", "2", "--knn-k", "10", "--out", out})) == 0);
@@ -282,7 +225,7 @@ TEST_CASE("pretrain --recipe cifar-demo: the CIFAR-10 notebook's values, augment
 }
 
 TEST_CASE("compare: two seeds of four models, report.md, summary.json with verdicts, curves.png") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string out = d.out("study");
   const std::vector<std::string> base = {"--classes", "0,1,2,3", "--epochs", "2", "--pretrain-epochs", "2", "--width",
                                          "4", "--vit-dim", "16", "--vit-depth", "1", "--vit-heads", "2",
@@ -363,7 +306,7 @@ TEST_CASE("compare: two seeds of four models, report.md, summary.json with verdi
 }
 
 TEST_CASE("compare: what the data cannot supply is a usage error naming the flag and the numbers") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::vector<std::string> base = {"--classes", "0,1,2,3", "--epochs", "1", "--pretrain-epochs", "1", "--width",
                                          "4", "--vit-dim", "16", "--vit-depth", "1", "--vit-heads", "2",
                                          "--label-fraction", "0.5", "--out", d.out("bad_study")};
@@ -393,7 +336,7 @@ TEST_CASE("compare: smoothness is the mean absolute epoch-to-epoch change") {
 }
 
 TEST_CASE("pretrain --log-every: steps.jsonl / steps.csv with every internal, epoch means, resume drops later steps") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::vector<std::string> names = {
       "step",          "epoch",       "loss",      "loss_chance", "inst_top1",      "logit_pos_mean",
       "logit_neg_mean", "logit_neg_std", "logit_neg_max", "encoder_drift", "feature_std", "alignment",
@@ -467,7 +410,7 @@ TEST_CASE("pretrain --log-every: steps.jsonl / steps.csv with every internal, ep
 }
 
 TEST_CASE("pretrain v3 --log-every: no queue columns, chance 2 x 2T ln(B); --log-every 0 writes no step log") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string run = d.out("log_v3");
   REQUIRE(pretrain_command(d.args(plus(kV3, {"--out", run, "--knn-every", "0", "--log-every", "2", "--epochs", "1",
                                              "--warmup-epochs", "0"}))) == 0);
@@ -493,7 +436,7 @@ TEST_CASE("pretrain v3 --log-every: no queue columns, chance 2 x 2T ln(B); --log
 }
 
 TEST_CASE("pretrain --resume keeps a preset switch the run turned off (--mlp=0 with v2)") {
-  const TinyData& d = tiny();
+  const auto& d = tiny();
   const std::string run = d.out("v2_no_mlp");
   REQUIRE(pretrain_command(d.args(plus(kV2, {"--out", run, "--knn-every", "0", "--mlp=0", "--stop-after", "1"}))) == 0);
   REQUIRE(pretrain_command({"--resume", run}) == 0);
