@@ -368,18 +368,7 @@ int ablate_command(const std::vector<std::string>& argv) {
       .opt("resume", "", "continue an ablation (its folder): finished runs are kept, unfinished ones resumed");
   if (!a.parse(argv)) return 0;
 
-  if (!a.str("resume").empty()) {
-    const std::string dir = a.str("resume");
-    MOCO_USAGE_CHECK(fs::is_regular_file(dir + "/config.json"), "--resume {}: not an ablation folder (no config.json)",
-                     dir);
-    std::ifstream f(dir + "/config.json");
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    nn::Json j = nn::parse_json(text, dir + "/config.json");
-    for (auto& [k, v] : j.members)
-      if (k != "command" && k != "resume" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string)
-        a.set(k, v.s);
-    if (!a.given("out")) a.set("out", dir);
-  }
+  if (!a.str("resume").empty()) resume_study_flags(a, "ablation");
   MOCO_USAGE_CHECK(!a.str("what").empty(), "--what is required: m, K, T or shuffle-bn (see moco ablate --help)");
   const What w = what_of(a.str("what"));
   const Preset p = preset(a.str("preset"));

@@ -246,18 +246,7 @@ int compare_command(const std::vector<std::string>& argv) {
       .opt("resume", "", "continue a study (its folder): finished runs are kept, unfinished ones resumed");
   if (!a.parse(argv)) return 0;
 
-  if (!a.str("resume").empty()) {
-    const std::string dir = a.str("resume");
-    MOCO_USAGE_CHECK(fs::is_regular_file(dir + "/config.json"), "--resume {}: not a compare folder (no config.json)",
-                     dir);
-    std::ifstream f(dir + "/config.json");
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    nn::Json j = nn::parse_json(text, dir + "/config.json");
-    for (auto& [k, v] : j.members)
-      if (k != "command" && k != "resume" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string)
-        a.set(k, v.s);
-    if (!a.given("out")) a.set("out", dir);
-  }
+  if (!a.str("resume").empty()) resume_study_flags(a, "compare");
   const Preset p = preset(a.str("preset"));
   // Which flags the user gave (before `auto` is resolved): a given batch must
   // fit the split, an auto one is fitted to it.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -12,6 +13,19 @@
 #include "tools/study_stats.h"
 
 namespace moco::cli {
+
+void resume_study_flags(Args& a, const std::string& kind) {
+  const std::string dir = a.str("resume");
+  MOCO_USAGE_CHECK(std::filesystem::is_regular_file(dir + "/config.json"),
+                   "--resume {}: not a{} {} folder (no config.json)", dir,
+                   kind.find_first_of("aeiou") == 0 ? "n" : "", kind);
+  std::ifstream f(dir + "/config.json");
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  nn::Json j = nn::parse_json(text, dir + "/config.json");
+  for (auto& [k, v] : j.members)
+    if (k != "command" && k != "resume" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string) a.set(k, v.s);
+  if (!a.given("out")) a.set("out", dir);
+}
 
 double read_number(const std::string& path, const std::string& key, double missing) {
   std::ifstream f(path);

@@ -6,9 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "tools/args.h"
 #include "tools/plot.h"
 
 namespace moco::cli {
+
+// --resume DIR of a study: every flag not given again comes back from
+// DIR/config.json, and --out defaults to DIR. `kind` names the study in the
+// message when DIR is not one ("compare", "ablation").
+void resume_study_flags(Args& a, const std::string& kind);
 
 // A number from a one-object JSON file (e.g. knn_init.json, wall_time.json),
 // or `missing` when the file or the key is not there.
