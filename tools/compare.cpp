@@ -294,6 +294,18 @@ int compare_command(const std::vector<std::string>& argv) {
                    data_fraction);
   const std::vector<int64_t> labelled =
       labelled_per_class(class_sizes, label_fraction, a.integer("label-floor", INT64_MIN, INT64_MAX), task->classes());
+  {  // accuracies on a handful of validation images cannot tell the four models apart
+    data::DatasetPtr val = select_classes(data::open_dataset(spec, "val"), a.str("classes"));
+    std::vector<int64_t> val_sizes(class_sizes.size(), 0);
+    for (int64_t l : val->labels())
+      if (l >= 0 && l < int64_t(val_sizes.size())) ++val_sizes[size_t(l)];
+    for (size_t c = 0; c < val_sizes.size(); ++c)
+      MOCO_USAGE_CHECK(val_sizes[c] >= 5,
+                       "class '{}' has {} validation image{} in {}: too few for the study (at least 5 a class; "
+                       "an accuracy over so few images moves in steps of {:.0f} points)",
+                       task->classes()[c], val_sizes[c], val_sizes[c] == 1 ? "" : "s", val->describe(),
+                       100.0 / double(std::max<int64_t>(1, val_sizes[c] * int64_t(val_sizes.size()))));
+  }
   int64_t n_labelled = 0, n_pretrain = 0;
   for (size_t c = 0; c < class_sizes.size(); ++c) {
     n_labelled += labelled[c];
@@ -309,7 +321,7 @@ int compare_command(const std::vector<std::string>& argv) {
   const int64_t ft_epochs = user("epochs") ? given_int("epochs") : user("steps") ? 0 : p.epochs;
   const Budget ft = fit_budget("fine-tuning", "--batch-size", n_labelled,
                                batch_given ? a.integer("batch-size", INT64_MIN, INT64_MAX) : p.batch, batch_given,
-                               user("steps") ? given_int("steps") : p.steps, ft_epochs);
+                               user("steps") ? given_int("steps") : p.steps, ft_epochs, 1, 4, 8);
   a.set("batch-size", std::to_string(ft.batch));
 
   // The sub-runs of every model and seed.
@@ -366,7 +378,7 @@ int compare_command(const std::vector<std::string>& argv) {
                                  : user("pretrain-steps") ? 0
                                                           : p.pretrain_epochs;
       m.pretrain = fit_budget(fmt::format("MoCo pretraining of {}", name), "--pretrain-batch-size", n_pretrain,
-                              want_batch, pretrain_batch_given, want_steps, pre_epochs, splits);
+                              want_batch, pretrain_batch_given, want_steps, pre_epochs, splits, 4, 16);
       if (!v3) m.moco_k = fit_queue(n_pretrain, m.pretrain.batch, given_int("moco-k"));
     }
     for (int64_t i = 0; i < seeds; ++i) {

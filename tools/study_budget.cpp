@@ -26,7 +26,7 @@ std::vector<int64_t> labelled_per_class(const std::vector<int64_t>& class_sizes,
 }
 
 Budget fit_budget(const std::string& what, const std::string& flag, int64_t images, int64_t batch, bool batch_given,
-                  int64_t step_target, int64_t epochs_given, int64_t multiple_of, int64_t min_steps_per_epoch) {
+                  int64_t step_target, int64_t epochs_given, int64_t multiple_of, int64_t min_steps_per_epoch, int64_t min_batch) {
   MOCO_USAGE_CHECK(batch >= 1, "{}: {} must be at least 1, got {}", what, flag, batch);
   MOCO_USAGE_CHECK(multiple_of >= 1 && min_steps_per_epoch >= 1, "{}: internal: bad budget constraints", what);
   Budget b;
@@ -39,10 +39,12 @@ Budget fit_budget(const std::string& what, const std::string& flag, int64_t imag
     b.batch = batch;
   } else {
     b.batch = std::min(batch, images / min_steps_per_epoch) / multiple_of * multiple_of;
-    MOCO_USAGE_CHECK(b.batch >= std::max<int64_t>(multiple_of, 2),
-                     "{}: the split has {} images, too few for {} steps an epoch of at least {} images; this data set is "
-                     "too small for the study (use more images, a larger --label-fraction / --data-fraction)",
-                     what, images, min_steps_per_epoch, std::max<int64_t>(multiple_of, 2));
+    const int64_t least = std::max({multiple_of, min_batch, int64_t(2)});
+    MOCO_USAGE_CHECK(b.batch >= least,
+                     "{}: the split has {} images, too few for {} steps an epoch of at least {} images ({} images or "
+                     "more); this data set is too small for the study (use more images, a larger --label-fraction / "
+                     "--label-floor / --data-fraction)",
+                     what, images, min_steps_per_epoch, least, least * min_steps_per_epoch);
   }
   b.steps_per_epoch = images / b.batch;
   if (epochs_given > 0) {

@@ -31,12 +31,14 @@ struct Budget {
 // Fits a run to a split of `images` images.
 // batch: the wanted batch; when `batch_given` (the user's flag) it must fit
 //   the split, else it is clamped to images / min_steps_per_epoch, rounded
-//   down to a multiple of `multiple_of` (shuffle-BN groups).
+//   down to a multiple of `multiple_of` (shuffle-BN groups). A clamped batch
+//   under `min_batch` means the split is too small for the study: refused.
 // epochs: `epochs_given` > 0 is taken as it is; otherwise the fewest epochs
 //   that reach `step_target` steps.
 // `what` names the run and `flag` the batch flag in messages.
 Budget fit_budget(const std::string& what, const std::string& flag, int64_t images, int64_t batch, bool batch_given,
-                  int64_t step_target, int64_t epochs_given, int64_t multiple_of = 1, int64_t min_steps_per_epoch = 4);
+                  int64_t step_target, int64_t epochs_given, int64_t multiple_of = 1, int64_t min_steps_per_epoch = 4,
+                  int64_t min_batch = 2);
 
 // The MoCo v1/v2 queue: `given` > 0 must be a multiple of `batch` no larger
 // than the pretraining set (an image's own key would come back as its

@@ -94,6 +94,10 @@ TEST_CASE("study budget: steps become batches and epochs that the split supplies
   CHECK(fit_budget("ft", "--batch-size", 214, 200, true, 300, 0).steps_per_epoch == 1);
   // Too few images for any sensible batch.
   CHECK_THROWS_CONTAINS(fit_budget("pre", "--pretrain-batch-size", 6, 64, false, 10, 0, 8), "too small for the study");
+  // 20 labelled images would give batches of 5: under a floor of 8 the split is too small.
+  CHECK_THROWS_CONTAINS(fit_budget("fine-tuning", "--batch-size", 20, 64, false, 300, 0, 1, 4, 8),
+                        "the split has 20 images, too few for 4 steps an epoch of at least 8 images (32 images or more)");
+  CHECK(fit_budget("fine-tuning", "--batch-size", 40, 64, false, 300, 0, 1, 4, 8).batch == 10);
 }
 
 TEST_CASE("study budget: the queue fits the pretraining set") {

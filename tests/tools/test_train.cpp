@@ -326,6 +326,10 @@ TEST_CASE("compare: what the data cannot supply is a usage error naming the flag
   CHECK_THROWS_CONTAINS(compare_command(d.args(plus(base, {"--moco-k", "128"}))),
                         "--moco-k 128 is larger than the 64 pretraining images");
   CHECK_THROWS_CONTAINS(compare_command(d.args(plus(base, {"--preset", "huge"}))), "--preset must be quick, standard");
+  // 10% of 16 a class with a floor of 2: 8 labelled images, batches of 2: too small to compare anything.
+  CHECK_THROWS_AS(compare_command(d.args(plus(base, {"--label-fraction", "0.1", "--label-floor", "2"}))), UsageError);
+  CHECK_THROWS_CONTAINS(compare_command(d.args(plus(base, {"--label-fraction", "0.1", "--label-floor", "2"}))),
+                        "the split has 8 images, too few for 4 steps an epoch of at least 8 images");
   CHECK_FALSE(fs::exists(d.out("bad_study") + "/report.md"));
 }
 
