@@ -34,7 +34,8 @@ int run(const std::vector<std::string>& argv) {
       .opt("n", "8", "number of images (rows)")
       .opt("dataset", "fashion-mnist", "data set spec: fashion-mnist[:DIR], cifar10:DIR, stl10:DIR, folder:DIR ...")
       .opt("split", "train", "split to read")
-      .opt("preset", "v2", "augmentation preset: v1, v2, v3, lincls, eval")
+      .opt("preset", "v2", "augmentation preset: v1, v2, v3, cifar-demo, lincls, eval")
+      .opt("crop-min", "0", "RandomResizedCrop's smallest scale, as pretrain's --crop-min (0: the preset's own)")
       .opt("size", "0", "output side in pixels; 0: the images' own side (up to 96), else 224")
       .opt("channels", "3", "channels the views have (1 or 3)")
       .opt("seed", "0", "seed (views depend on seed, epoch and sample index, as in training)")
@@ -67,6 +68,8 @@ int run(const std::vector<std::string>& argv) {
   o.size = size;
   o.channels = channels;
   o.normalize = false;
+  const double crop_min = args.real("crop-min", 0, 1);
+  if (crop_min > 0) o.crop_min = crop_min;
   Pipeline pipe = make_preset(args.str("preset"), o);
   Pipeline show = eval_transform(o);
 
