@@ -74,21 +74,6 @@ struct Value {
   double v = 0;       // shuffle-bn: 1 on, 0 off
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t p = 0;
-  while (p <= s.size()) {
-    size_t q = s.find(',', p);
-    if (q == std::string::npos) q = s.size();
-    std::string item = s.substr(p, q - p);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    p = q + 1;
-  }
-  return out;
-}
-
 // --values for `w`; K must suit the queue: a multiple of the batch, at most
 // the pretraining images.
 std::vector<Value> parse_values(const What& w, const std::string& text, int64_t batch, int64_t images) {

@@ -36,7 +36,7 @@ void add_data_flags(Args& a, bool supervised) {
       .alias("-j", "workers");
 }
 
-static std::vector<std::string> split_list(const std::string& s) {
+std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
   std::string item;
@@ -47,6 +47,22 @@ static std::vector<std::string> split_list(const std::string& s) {
   }
   return out;
 }
+
+data::PresetOptions preset_options(const DataSetup& d) {
+  data::PresetOptions po;
+  po.size = d.size;
+  po.channels = d.channels;
+  po.mean = d.norm.mean;
+  po.std = d.norm.std;
+  return po;
+}
+
+data::DatasetPtr cap_images(data::DatasetPtr ds, int64_t max, uint64_t seed) {
+  if (max <= 0 || max >= ds->size()) return ds;
+  return data::subset_by_fraction(ds, double(max) / double(ds->size()), seed);
+}
+
+Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
 
 data::DatasetPtr select_classes(data::DatasetPtr ds, const std::string& classes) {
   std::vector<std::string> items = split_list(classes);

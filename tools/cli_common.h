@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/transforms.h"
 #include "nn/module.h"
 #include "tools/args.h"
 #include "tools/run_dir.h"
@@ -38,6 +39,14 @@ struct DataSetup {
 DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool want_val = true);
 // "0,2,4,6" or "T-shirt/top,Pullover" -> the subset with labels 0..k-1 in that order.
 data::DatasetPtr select_classes(data::DatasetPtr ds, const std::string& classes);
+// A comma-separated flag value as its items, spaces around them trimmed, empty ones dropped.
+std::vector<std::string> split_list(const std::string& s);
+// The transform options (size, channels, normalisation) of the set-up's model input.
+data::PresetOptions preset_options(const DataSetup& d);
+// At most `max` images of `ds` (a seeded, per-class subset); all of them for max <= 0.
+data::DatasetPtr cap_images(data::DatasetPtr ds, int64_t max, uint64_t seed);
+// The tensor on `d`, without a copy when it is already there.
+Tensor to_device(const Tensor& t, Device d);
 
 // ----------------------------------------------------------------- models
 // --arch --width --stem --patch-size --vit-depth --vit-dim --vit-heads

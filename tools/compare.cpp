@@ -70,18 +70,6 @@ Preset preset(const std::string& name) {
   usage_fail("--preset must be quick, standard or full, got '{}'", name);
 }
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t p = 0;
-  while (p <= s.size()) {
-    size_t q = s.find(',', p);
-    if (q == std::string::npos) q = s.size();
-    if (q > p) out.push_back(s.substr(p, q - p));
-    p = q + 1;
-  }
-  return out;
-}
-
 // A metrics column; rows without the value (or with the old "not measured"
 // -1 of kNN) are skipped.
 std::vector<double> column(const RunDir& dir, const std::string& name) {
@@ -275,7 +263,7 @@ int compare_command(const std::vector<std::string>& argv) {
   if (threads > 0) set_num_threads(threads);
   const Device device = Device::parse(a.str("device"));
   if (!device.is_cpu()) (void)backend_for(device);
-  const std::vector<std::string> model_names = split_csv(a.str("models"));
+  const std::vector<std::string> model_names = split_list(a.str("models"));
   for (auto& m : model_names)
     MOCO_USAGE_CHECK(m == "resnet" || m == "moco_resnet" || m == "vit" || m == "moco_vit",
                      "--models: unknown model '{}' (resnet, moco_resnet, vit, moco_vit)", m);
@@ -572,7 +560,7 @@ int compare_command(const std::vector<std::string>& argv) {
   // report.md
   std::string classes;
   for (size_t i = 0; i < task->classes().size(); ++i)
-    classes += fmt::format("{}{} ({})", i ? ", " : "", task->classes()[i], split_csv(a.str("classes"))[i]);
+    classes += fmt::format("{}{} ({})", i ? ", " : "", task->classes()[i], split_list(a.str("classes"))[i]);
   std::time_t now = std::time(nullptr);
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));

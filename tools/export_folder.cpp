@@ -13,6 +13,7 @@
 #include "data/transforms.h"
 #include "tensor/random.h"
 #include "tools/args.h"
+#include "tools/cli_common.h"
 
 namespace moco::cli {
 
@@ -41,18 +42,6 @@ Rgb hsv(double h, double s, double v) {
 double luma(const Rgb& c) { return 0.299 * c.r + 0.587 * c.g + 0.114 * c.b; }
 
 uint8_t to_byte(double x) { return uint8_t(std::lround(std::clamp(x, 0.0, 1.0) * 255.0)); }
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 // --classes as label ids of `ds`, by index or by name (the data set's own or
 // its folder name, so a name copied from an exported folder works too).

@@ -89,23 +89,6 @@ namespace {
 
 // ------------------------------------------------------------- helpers
 
-Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
-
-// As `moco knn` caps its bank and test split (knn_top1 in tools/pretrain.cpp).
-data::DatasetPtr cap(data::DatasetPtr ds, int64_t max, uint64_t seed) {
-  if (max <= 0 || max >= ds->size()) return ds;
-  return data::subset_by_fraction(ds, double(max) / double(ds->size()), seed);
-}
-
-data::PresetOptions preset_options(const DataSetup& d) {
-  data::PresetOptions po;
-  po.size = d.size;
-  po.channels = d.channels;
-  po.mean = d.norm.mean;
-  po.std = d.norm.std;
-  return po;
-}
-
 // The string values of the run's config.json beside the checkpoint ({} when there is none).
 std::map<std::string, std::string> run_config(const std::string& checkpoint) {
   std::map<std::string, std::string> out;
@@ -329,8 +312,8 @@ int inspect_command(const std::vector<std::string>& argv) {
   nn::load_into(backbone->state_dict(), pre.backbone, true, "the checkpoint " + path);
   backbone->to(dev);
   backbone->eval();
-  data::DatasetPtr bank_ds = cap(d.train, a.integer("knn-bank", 0), seed);
-  data::DatasetPtr test_ds = cap(d.val, a.integer("knn-test", 0), seed + 1);
+  data::DatasetPtr bank_ds = cap_images(d.train, a.integer("knn-bank", 0), seed);
+  data::DatasetPtr test_ds = cap_images(d.val, a.integer("knn-test", 0), seed + 1);
   const int64_t eval_batch = 256;  // moco knn's default --batch-size
   data::LoaderOptions lo;
   lo.batch_size = eval_batch;

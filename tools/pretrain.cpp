@@ -23,13 +23,6 @@ namespace moco::cli {
 
 namespace {
 
-Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
-
-data::DatasetPtr cap(data::DatasetPtr ds, int64_t max, uint64_t seed) {
-  if (max <= 0 || max >= ds->size()) return ds;
-  return data::subset_by_fraction(ds, double(max) / double(ds->size()), seed);
-}
-
 // The columns of steps.csv and metrics.csv (contrastive/internals.h says what
 // each measures). Epoch rows hold the epoch's own loss, accuracy and lr, and
 // the mean of the internals over the epoch's logged steps.
@@ -65,22 +58,13 @@ void add_internals(MetricsRow& row, const contrastive::Internals& in) {
   row.emplace_back("grad_norm", in.grad_norm);
 }
 
-data::PresetOptions preset_options(const DataSetup& d) {
-  data::PresetOptions po;
-  po.size = d.size;
-  po.channels = d.channels;
-  po.mean = d.norm.mean;
-  po.std = d.norm.std;
-  return po;
-}
-
 }  // namespace
 
 double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, data::DatasetPtr test,
                 const DataSetup& d, int64_t k, double T, int64_t max_bank, int64_t max_test, uint64_t seed,
                 int64_t batch_size) {
-  bank = cap(bank, max_bank, seed);
-  test = cap(test, max_test, seed + 1);
+  bank = cap_images(bank, max_bank, seed);
+  test = cap_images(test, max_test, seed + 1);
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.shuffle = false;

@@ -44,8 +44,6 @@ const char* mode_description(SupervisedMode m) {
   return "";
 }
 
-Tensor to_device(const Tensor& t, Device d) { return t.device() == d ? t : t.to(d); }
-
 }  // namespace
 
 EvalResult evaluate_classifier(nn::Module& model, const data::DatasetPtr& ds, const DataSetup& d, Device device,
