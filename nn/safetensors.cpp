@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <algorithm>
 
 #include "nn/json.h"
 
@@ -99,6 +100,11 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& bytes, const std::str
   const uint8_t* data = bytes.data() + 8 + n;
   SafeTensors out;
   std::set<std::string> seen;
+  struct Range {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Range> ranges;
   for (auto& [name, v] : root.members) {
     MOCO_CHECK(seen.insert(name).second, "{}: tensor '{}' appears twice in the header", what, name);
     if (name == "__metadata__") {
@@ -132,16 +138,29 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& bytes, const std::str
       MOCO_CHECK(o.kind == Json::Kind::integer && o.i >= 0, "{}: tensor '{}': data_offsets must be integers >= 0",
                  what, name);
     const uint64_t b = uint64_t(off->items[0].i), e = uint64_t(off->items[1].i);
-    const uint64_t need = uint64_t(numel_of(shape)) * dtype_size(dtype);
+    // The element count in checked arithmetic: a crafted shape must not wrap
+    // around to a small (or negative) numel that passes the size checks.
+    uint64_t need = dtype_size(dtype);
+    for (int64_t d : shape)
+      MOCO_CHECK(!__builtin_mul_overflow(need, uint64_t(d), &need) && need <= uint64_t(INT64_MAX),
+                 "{}: tensor '{}': shape {} has more elements than a tensor can hold", what, name, shape_str(shape));
     MOCO_CHECK(b <= e && e <= data_size,
                "{}: tensor '{}': data_offsets [{}, {}] lie outside the {} data bytes (file truncated?)", what, name, b,
                e, data_size);
     MOCO_CHECK(e - b == need, "{}: tensor '{}': {} {} needs {} bytes but data_offsets span {}", what, name,
                dt->s, shape_str(shape), need, e - b);
+    if (need) ranges.push_back({b, e, name});
     Tensor t = Tensor::empty(shape, dtype);
     if (need) std::memcpy(t.raw_data(), data + b, size_t(need));
     out.tensors.emplace_back(name, t);
   }
+  // Two tensors may not share bytes: a file that aliases them was not written
+  // by any safetensors writer, and loading it would tie weights silently.
+  std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) { return x.begin < y.begin; });
+  for (size_t i = 1; i < ranges.size(); ++i)
+    MOCO_CHECK(ranges[i].begin >= ranges[i - 1].end,
+               "{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap in the data section", what, ranges[i - 1].name,
+               ranges[i - 1].begin, ranges[i - 1].end, ranges[i].name, ranges[i].begin, ranges[i].end);
   return out;
 }
 
@@ -186,6 +205,29 @@ SafeTensors load_safetensors(const std::string& path) {
   std::vector<uint8_t> bytes(size_t(std::max<std::streamsize>(size, 0)));
   MOCO_CHECK(size >= 0 && in.read(reinterpret_cast<char*>(bytes.data()), size), "cannot read {}", path);
   return decode_safetensors(bytes, path);
+}
+
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  MOCO_CHECK(in, "cannot open {}: {}", path, std::strerror(errno));
+  uint64_t n = 0;
+  MOCO_CHECK(in.read(reinterpret_cast<char*>(&n), 8), "{}: not a safetensors file (shorter than 8 bytes)", path);
+  MOCO_CHECK(n <= kMaxHeader, "{}: not a safetensors file (header length {})", path, n);
+  std::string text(size_t(n), '\0');
+  MOCO_CHECK(in.read(text.data(), std::streamsize(n)), "{}: not a safetensors file or truncated (header length {})",
+             path, n);
+  Json root = parse_json(text, path + " (header)");
+  MOCO_CHECK(root.kind == Json::Kind::object, "{}: header is a JSON {}, expected an object", path, root.kind_name());
+  std::map<std::string, std::string> out;
+  if (const Json* m = root.find("__metadata__")) {
+    MOCO_CHECK(m->kind == Json::Kind::object, "{}: __metadata__ must be an object of strings", path);
+    for (auto& [k, s] : m->members) {
+      MOCO_CHECK(s.kind == Json::Kind::string, "{}: __metadata__ entry '{}' is a {}, expected a string", path, k,
+                 s.kind_name());
+      out[k] = s.s;
+    }
+  }
+  return out;
 }
 
 }  // namespace moco::nn

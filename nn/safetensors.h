@@ -32,6 +32,8 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& bytes, const std::str
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 SafeTensors load_safetensors(const std::string& path);
+// The __metadata__ strings alone, read from the header (no tensor data).
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
 
 // Writes `bytes` to `path` atomically (temp file + fsync + rename).
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);

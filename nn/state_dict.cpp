@@ -1,5 +1,7 @@
 #include "nn/state_dict.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <unordered_map>
@@ -83,6 +85,20 @@ void save_state_dict(const Module& m, const std::string& path, const std::map<st
 void load_state_dict(Module& m, const std::string& path, bool strict) {
   SafeTensors file = load_safetensors(path);
   load_into(m.state_dict(), file.tensors, strict, fmt::format("loading {} into {}", path, m.type_name()));
+}
+
+std::string first_non_finite(const NamedTensors& state) {
+  for (auto& [name, t] : state) {
+    if (!t.defined() || !is_floating(t.dtype())) continue;
+    int64_t bad = 0;
+    if (t.dtype() == DType::f32) {
+      for (float v : t.to_vector<float>()) bad += !std::isfinite(v);
+    } else {
+      for (double v : t.to_vector<double>()) bad += !std::isfinite(v);
+    }
+    if (bad) return fmt::format("{} {}: {} of {} values are NaN or infinite", name, shape_str(t.shape()), bad, t.numel());
+  }
+  return "";
 }
 
 }  // namespace moco::nn

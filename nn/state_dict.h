@@ -27,6 +27,12 @@ NamedTensors add_prefix(const NamedTensors& state, const std::string& prefix);
 // The tensor named `name`; throws naming the file/what when absent.
 const Tensor& find_tensor(const NamedTensors& state, const std::string& name, const std::string& what = "state dict");
 
+// "" when every floating tensor holds only finite values, else the first
+// offender as "NAME [shape]: K of N values are NaN or infinite". A NaN weight
+// hides behind a finite loss (ReLU maps NaN to 0), so checkpoints are checked
+// on save and on load.
+std::string first_non_finite(const NamedTensors& state);
+
 // A module's state dict to/from a safetensors file (atomic write).
 void save_state_dict(const Module& m, const std::string& path, const std::map<std::string, std::string>& metadata = {});
 void load_state_dict(Module& m, const std::string& path, bool strict = true);

@@ -12,6 +12,19 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// `s` fit to quote in a message: control characters (a terminal escape
+// sequence in a file's bytes or name) become '?', so an error never replays
+// them on the user's terminal.
+inline std::string printable(std::string s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) s[i] = '?';
+    // C1 controls (U+0080-U+009F, CSI among them) in UTF-8: C2 80 - C2 9F.
+    if (c == 0xc2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xe0) == 0x80) s[i] = s[i + 1] = '?';
+  }
+  return s;
+}
+
 template <class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) {
   throw Error(fmt::format(f, std::forward<Args>(args)...));
