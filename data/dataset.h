@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/image.h"
@@ -170,6 +171,9 @@ class ConcatDataset : public Dataset {
   std::vector<int64_t> offsets_;  // prefix sums, offsets_[0] = 0
 };
 
+// The ImageFolder `ds` is or views through subsets; null for other data sets.
+const ImageFolder* image_folder_of(const Dataset& ds);
+
 // Samples whose label is in `classes` (old label ids), relabelled 0..k-1 in
 // the order given (the study's 4-class subset). Throws on unknown ids.
 std::shared_ptr<Subset> subset_by_classes(DatasetPtr base, const std::vector<int64_t>& classes);
@@ -185,12 +189,36 @@ std::shared_ptr<Subset> subset_by_fraction(DatasetPtr base, double fraction, uin
 std::pair<std::shared_ptr<Subset>, std::shared_ptr<Subset>> train_val_split(DatasetPtr base, double val_fraction,
                                                                             uint64_t seed, bool stratified = true);
 
+struct OpenOptions {
+  // folder: without its own validation folder, this fraction of each class
+  // is held out of the training images for validation (see open_dataset);
+  // 0: none (asking for val is then an error).
+  double val_fraction = 0.1;
+  // Seed of that hold-out. Fixed rather than the run's seed, so runs with
+  // different seeds validate on the same images.
+  uint64_t split_seed = 0;
+  // folder: how each ImageFolder is read (skip_unreadable: --skip-bad-images).
+  ImageFolderOptions folder;
+};
+
 // Opens a data set from a spec, as the command line names it:
 //   fashion-mnist[:DIR]   mnist:DIR   cifar10:DIR   cifar100:DIR
 //   cifar100-coarse:DIR   stl10:DIR   folder:DIR (imagefolder:DIR)
-// split: train | test | val | unlabeled | train+unlabeled (STL-10). For
-// folder:, DIR/<split> is used when it exists (val falls back to DIR/test).
-DatasetPtr open_dataset(const std::string& spec, const std::string& split = "train");
+// split: train | test | val | unlabeled | train+unlabeled (STL-10); for the
+// fixed-split sets val is the test split. folder:DIR is read as one of
+//   DIR/train/<class>/ with DIR/val/<class>/ (or DIR/test/): those folders;
+//   DIR/train/<class>/ alone: train/, less a seeded, stratified hold-out
+//     (opt.val_fraction of each class, at least one image of each class of
+//     two or more) that is the val (and test) split;
+//   DIR/<class>/ (no train/, val/ or test/ folder): the same hold-out of DIR.
+// train/ beside other folders, or val/ or test/ without train/, is ambiguous
+// and an error; so is val from a hold-out that is off or left empty. The
+// data set's describe() says which images a split holds.
+DatasetPtr open_dataset(const std::string& spec, const std::string& split = "train", const OpenOptions& opt = {});
+// open_dataset(spec, "train") and open_dataset(spec, "val") at once; a folder's
+// training images are read once when both come from them (with
+// skip_unreadable, each image is decoded once rather than twice).
+std::pair<DatasetPtr, DatasetPtr> open_train_val(const std::string& spec, const OpenOptions& opt = {});
 // Normalization statistics for a spec's data set (ImageNet's for folders).
 struct NormStats {
   std::vector<float> mean, std;

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -115,7 +117,15 @@ const std::vector<std::string>& fashion_mnist_classes() {
 
 std::string find_fashion_mnist() {
   std::vector<std::string> cands;
-  if (const char* e = std::getenv("MOCO_FASHION_MNIST"); e && *e) cands.push_back(e);
+  if (const char* e = std::getenv("MOCO_FASHION_MNIST"); e && *e) {
+    // A copy named on purpose is used or refused, never swapped for another.
+    const std::string d = e;
+    MOCO_CHECK(path_exists(d + "/train-images-idx3-ubyte.gz") || path_exists(d + "/train-images-idx3-ubyte"),
+               "MOCO_FASHION_MNIST={} holds no train-images-idx3-ubyte(.gz): point it at the folder with "
+               "Fashion-MNIST's four IDX files, or unset it to use the system copy",
+               printable(d));
+    return d;
+  }
   cands.push_back("/usr/share/datasets/fashion-mnist");
   cands.push_back("/usr/local/share/datasets/fashion-mnist");
   for (auto& d : cands)
@@ -367,14 +377,21 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions opt) : root
     MOCO_CHECK(kept > 0, "{}: every image in this class folder is unreadable ({} skipped)", cdir, found.size());
   }
   if (skipped_ > 0 && opt.verbose) {
-    std::fprintf(stderr, "ImageFolder %s: skipped %lld unreadable file(s), e.g. %s\n", root.c_str(),
+    std::fprintf(stderr, "ImageFolder %s: skipped %lld unreadable file(s), e.g. %s\n", printable(root).c_str(),
                  (long long)skipped_, bad_msgs[0].c_str());
   }
 }
 
 Image ImageFolder::image(int64_t i) const {
   check_index(i);
-  return load_image(files_[size_t(i)]);
+  try {
+    return load_image(files_[size_t(i)]);
+  } catch (const Error& e) {
+    // This error would end a run mid-epoch, and again on --resume; say how to avoid it.
+    fail("{} (the training commands' --skip-bad-images decodes every image of {} first and leaves out those that "
+         "fail)",
+         e.what(), printable(root_));
+  }
 }
 
 std::string ImageFolder::describe() const {
@@ -430,6 +447,12 @@ std::string ConcatDataset::describe() const {
   std::vector<std::string> d;
   for (auto& p : parts_) d.push_back(p->describe());
   return fmt::format("concat[{}]", fmt::join(d, " + "));
+}
+
+const ImageFolder* image_folder_of(const Dataset& ds) {
+  if (auto* f = dynamic_cast<const ImageFolder*>(&ds)) return f;
+  if (auto* s = dynamic_cast<const Subset*>(&ds)) return image_folder_of(*s->base());
+  return nullptr;
 }
 
 std::shared_ptr<Subset> subset_by_classes(DatasetPtr base, const std::vector<int64_t>& classes) {
@@ -526,13 +549,102 @@ std::pair<std::shared_ptr<Subset>, std::shared_ptr<Subset>> train_val_split(Data
 
 // ---------------------------------------------------------------- specs
 
-DatasetPtr open_dataset(const std::string& spec, const std::string& split) {
+namespace {
+
+// The hold-out of open_dataset's folder layouts: per class, round(f * n)
+// images, but at least one of a class of two or more (so that every class is
+// validated) and never its last one (so that every class is trained on).
+std::pair<DatasetPtr, DatasetPtr> hold_out(DatasetPtr base, double f, uint64_t seed) {
+  std::vector<int64_t> tr, va;
+  for (auto& [label, members] : by_class(*base)) {
+    std::vector<int64_t> m = members;
+    Generator gen(mix_seed(seed, Stream::split, uint64_t(label + 1)));
+    shuffle_in_place(m, gen);
+    const int64_t n = int64_t(m.size());
+    const int64_t k = std::clamp<int64_t>(std::llround(f * double(n)), n >= 2 ? 1 : 0, n - 1);
+    va.insert(va.end(), m.begin(), m.begin() + k);
+    tr.insert(tr.end(), m.begin() + k, m.end());
+  }
+  std::sort(tr.begin(), tr.end());
+  std::sort(va.begin(), va.end());
+  const std::string what = fmt::format("{:g}% of each class held out for validation (seed {})", f * 100, seed);
+  return {std::make_shared<Subset>(base, std::move(tr), std::vector<int64_t>{}, std::vector<std::string>{},
+                                   "all but the " + what),
+          std::make_shared<Subset>(base, std::move(va), std::vector<int64_t>{}, std::vector<std::string>{},
+                                   "the " + what)};
+}
+
+// The train split and/or the val (or test) split of folder:DIR, reading the
+// training folder once when both come from it. `val_split`: "" for none.
+std::pair<DatasetPtr, DatasetPtr> open_folder(const std::string& dir, const OpenOptions& opt, bool want_train,
+                                              const std::string& val_split) {
+  MOCO_CHECK(is_directory(dir), "folder:{}: no such directory", printable(dir));
+  const bool has_train = is_directory(dir + "/train"), has_val = is_directory(dir + "/val"),
+             has_test = is_directory(dir + "/test");
+  if (has_train) {
+    std::vector<std::string> others;
+    for (auto& e : fs::directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
+      const std::string n = e.path().filename().string();
+      // Hidden folders (.git, .ipynb_checkpoints) are no one's classes here.
+      if (e.is_directory() && n[0] != '.' && n != "train" && n != "val" && n != "test") others.push_back(printable(n));
+    }
+    std::sort(others.begin(), others.end());
+    MOCO_CHECK(others.empty(),
+               "folder:{}: ambiguous layout: train/ beside the folders {}; expected either {}/train/<class>/ (with "
+               "val/<class>/ or test/<class>/ beside it, or alone) or {}/<class>/ with no train/",
+               printable(dir), fmt::join(others, ", "), printable(dir), printable(dir));
+  } else {
+    MOCO_CHECK(!has_val && !has_test,
+               "folder:{}: ambiguous layout: a {}/ folder but no train/; expected {}/train/<class>/ beside it, or "
+               "{}/<class>/ alone (then {:g}% of each class is held out for validation)",
+               printable(dir), has_val ? "val" : "test", printable(dir), printable(dir), opt.val_fraction * 100);
+  }
+  const std::string train_dir = has_train ? dir + "/train" : dir;
+  if (has_val || has_test) {
+    std::string val_dir;
+    if (!val_split.empty())
+      val_dir = dir + "/" + (val_split == "test" ? (has_test ? "test" : "val") : (has_val ? "val" : "test"));
+    return {want_train ? std::make_shared<ImageFolder>(train_dir, opt.folder) : nullptr,
+            val_dir.empty() ? nullptr : std::make_shared<ImageFolder>(val_dir, opt.folder)};
+  }
+  // No validation folder: a hold-out of the training images.
+  MOCO_CHECK(opt.val_fraction >= 0 && opt.val_fraction < 1,
+             "folder:{}: the validation fraction must be in [0, 1), got {}", printable(dir), opt.val_fraction);
+  MOCO_CHECK(val_split.empty() || opt.val_fraction > 0,
+             "folder:{}: no val/ or test/ folder{} and no hold-out for validation (--val-fraction 0): add "
+             "{}/val/<class>/, or hold out part of the training images with --val-fraction F",
+             printable(dir), has_train ? " beside train/" : "", printable(dir));
+  auto all = std::make_shared<ImageFolder>(train_dir, opt.folder);
+  if (opt.val_fraction == 0) return {all, nullptr};
+  auto [train, val] = hold_out(all, opt.val_fraction, opt.split_seed);
+  MOCO_CHECK(val_split.empty() || val->size() > 0,
+             "folder:{}: {} images are too few to hold out {:g}% of each class for validation (a class needs two); "
+             "add {}/val/<class>/ folders",
+             printable(dir), all->size(), opt.val_fraction * 100, printable(dir));
+  return {train, val_split.empty() ? nullptr : val};
+}
+
+std::pair<std::string, std::string> split_spec(const std::string& spec) {
   std::string kind = spec, dir;
   if (auto c = spec.find(':'); c != std::string::npos) {
     kind = spec.substr(0, c);
     dir = spec.substr(c + 1);
   }
-  kind = lower(kind);
+  return {lower(kind), dir};
+}
+
+bool is_folder_kind(const std::string& kind) { return kind == "folder" || kind == "imagefolder"; }
+
+}  // namespace
+
+std::pair<DatasetPtr, DatasetPtr> open_train_val(const std::string& spec, const OpenOptions& opt) {
+  auto [kind, dir] = split_spec(spec);
+  if (is_folder_kind(kind) && !dir.empty()) return open_folder(dir, opt, true, "val");
+  return {open_dataset(spec, "train", opt), open_dataset(spec, "val", opt)};
+}
+
+DatasetPtr open_dataset(const std::string& spec, const std::string& split, const OpenOptions& opt) {
+  auto [kind, dir] = split_spec(spec);
   const std::string sp = split == "val" ? "test" : split;  // fixed-split sets: val = the test split
   if (kind == "fashion-mnist" || kind == "fashion_mnist" || kind == "fmnist") return fashion_mnist(sp, dir);
   MOCO_CHECK(!dir.empty(), "data set '{}': give a folder, as {}:DIR", spec, kind);
@@ -541,10 +653,12 @@ DatasetPtr open_dataset(const std::string& spec, const std::string& split) {
   if (kind == "cifar100" || kind == "cifar-100") return cifar100(dir, sp, false);
   if (kind == "cifar100-coarse") return cifar100(dir, sp, true);
   if (kind == "stl10" || kind == "stl-10") return std::make_shared<Stl10Dataset>(dir, sp);
-  if (kind == "folder" || kind == "imagefolder") {
-    for (const std::string& s : split == "val" ? std::vector<std::string>{"val", "test"} : std::vector<std::string>{split})
-      if (is_directory(dir + "/" + s)) return std::make_shared<ImageFolder>(dir + "/" + s);
-    return std::make_shared<ImageFolder>(dir);
+  if (is_folder_kind(kind)) {
+    MOCO_CHECK(split == "train" || split == "val" || split == "test",
+               "folder:{}: an ImageFolder has the splits train, val and test, not '{}'", printable(dir),
+               printable(split));
+    auto [train, val] = open_folder(dir, opt, split == "train", split == "train" ? "" : split);
+    return split == "train" ? train : val;
   }
   fail("unknown data set '{}' (expected fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, "
        "cifar100-coarse:DIR, stl10:DIR or folder:DIR)",

@@ -5,9 +5,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -15,9 +19,12 @@
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
+#include "data/image_format.h"
 #include "tensor/error.h"
 
 namespace moco::data {
+
+void clear_stb_failure_reason();  // in stb_impl.cpp, where stb's state lives
 
 bool path_exists(const std::string& path) {
   struct stat st;
@@ -31,8 +38,8 @@ bool is_directory(const std::string& path) {
 
 uint64_t file_size(const std::string& path) {
   struct stat st;
-  MOCO_CHECK(::stat(path.c_str(), &st) == 0, "{}: cannot open: {}", path, std::strerror(errno));
-  MOCO_CHECK(!S_ISDIR(st.st_mode), "{}: is a directory, expected a file", path);
+  MOCO_CHECK(::stat(path.c_str(), &st) == 0, "{}: cannot open: {}", printable(path), std::strerror(errno));
+  MOCO_CHECK(!S_ISDIR(st.st_mode), "{}: is a directory, expected a file", printable(path));
   return uint64_t(st.st_size);
 }
 
@@ -45,7 +52,7 @@ std::vector<uint8_t> read_file(const std::string& path) {
 
 void read_at(const std::string& path, uint64_t offset, void* dst, size_t n) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  MOCO_CHECK(fd >= 0, "{}: cannot open: {}", path, std::strerror(errno));
+  MOCO_CHECK(fd >= 0, "{}: cannot open: {}", printable(path), std::strerror(errno));
   size_t done = 0;
   while (done < n) {
     ssize_t r = ::pread(fd, static_cast<char*>(dst) + done, n - done, off_t(offset + done));
@@ -53,8 +60,8 @@ void read_at(const std::string& path, uint64_t offset, void* dst, size_t n) {
     if (r <= 0) {
       int e = errno;
       ::close(fd);
-      MOCO_CHECK(r == 0, "{}: read error at byte {}: {}", path, offset + done, std::strerror(e));
-      fail("{}: truncated: needed bytes {}..{} but the file ends at {}", path, offset, offset + n,
+      MOCO_CHECK(r == 0, "{}: read error at byte {}: {}", printable(path), offset + done, std::strerror(e));
+      fail("{}: truncated: needed bytes {}..{} but the file ends at {}", printable(path), offset, offset + n,
            offset + done);
     }
     done += size_t(r);
@@ -67,7 +74,7 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
   z_stream zs;
   std::memset(&zs, 0, sizeof zs);
-  MOCO_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, "{}: zlib init failed", path);
+  MOCO_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, "{}: zlib init failed", printable(path));
   std::vector<uint8_t> out;
   out.resize(raw.size() * 4 + 1024);
   zs.next_in = raw.data();
@@ -93,28 +100,77 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   out.resize(zs.total_out);
   inflateEnd(&zs);
   MOCO_CHECK(rc != Z_BUF_ERROR && rc != Z_OK, "{}: truncated gzip stream (ended after {} uncompressed bytes)",
-             path, out.size());
-  MOCO_CHECK(rc == Z_STREAM_END, "{}: corrupt gzip data ({})", path, msg.empty() ? "zlib error" : msg);
+             printable(path), out.size());
+  MOCO_CHECK(rc == Z_STREAM_END, "{}: corrupt gzip data ({})", printable(path), msg.empty() ? "zlib error" : msg);
   return out;
 }
 
-Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels) {
-  MOCO_CHECK(n > 0, "{}: empty file, not an image", name);
-  MOCO_CHECK(channels >= 0 && channels <= 4, "decode_image: channels must be 0..4, got {}", channels);
-  int w = 0, h = 0, c = 0;
-  stbi_uc* p = stbi_load_from_memory(bytes, int(n), &w, &h, &c, 0);
-  if (!p) {
-    const char* why = stbi_failure_reason();
-    int iw, ih, ic;
-    bool header_ok = stbi_info_from_memory(bytes, int(n), &iw, &ih, &ic) != 0;
-    fail("{}: {} ({})", name, header_ok ? "corrupt or truncated image data" : "not a readable image",
-         why ? why : "unknown reason");
+namespace {
+
+std::atomic<uint64_t> g_max_image_pixels{kDefaultMaxImagePixels};
+
+// stb's reason for the last failure, safe to print.
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r && *r ? "stb_image: " + printable(r) : std::string("the decoder gave no reason");
+}
+
+// The first bytes of a file, in hex and as text with everything but
+// printable ASCII shown as '.', so that no byte of the file reaches a terminal.
+std::string first_bytes(const uint8_t* b, size_t n) {
+  std::string hex, text;
+  for (size_t i = 0; i < std::min<size_t>(n, 8); ++i) {
+    hex += fmt::format("{}{:02x}", i ? " " : "", b[i]);
+    text += b[i] >= 0x20 && b[i] < 0x7f ? char(b[i]) : '.';
   }
+  return fmt::format("the bytes {} (\"{}\")", hex, text);
+}
+
+}  // namespace
+
+void set_max_image_pixels(uint64_t n) { g_max_image_pixels = n; }
+uint64_t max_image_pixels() { return g_max_image_pixels; }
+
+Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels) {
+  const std::string who = printable(name);
+  MOCO_CHECK(n > 0, "{}: empty file, not an image", who);
+  MOCO_CHECK(channels >= 0 && channels <= 4, "{}: decode_image: channels must be 0..4, got {}", who, channels);
+  MOCO_CHECK(n <= size_t(INT_MAX), "{}: {} bytes; stb_image reads images of at most {} bytes", who, n, INT_MAX);
+  // Everything that can be known without decoding is checked first, so the
+  // decoder never sees a file shorter than its header promises, nor one whose
+  // size would take the machine's memory.
+  const ImageFormat format = sniff_image_format(bytes, n, name);
+  MOCO_CHECK(format != ImageFormat::unknown,
+             "{}: not a readable image: it starts with {}, the signature of no format read here (PNG, JPEG, GIF, "
+             "BMP, PSD, PIC, binary PGM/PPM; TGA, which has none, when the file is named .tga)",
+             who, first_bytes(bytes, n));
+  const std::string kind = format_name(format, bytes, n);
+  MOCO_CHECK(format != ImageFormat::plain_pnm,
+             "{}: {} (plain-text or bitmap PNM) is not supported; expected binary P5 (PGM) or P6 (PPM)", who, kind);
+  check_complete(format, bytes, n, name);
+  int w = 0, h = 0, c = 0;
+  clear_stb_failure_reason();
+  MOCO_CHECK(stbi_info_from_memory(bytes, int(n), &w, &h, &c) != 0, "{}: truncated or corrupt {} header ({} bytes; {})",
+             who, kind, n, stb_reason());
+  MOCO_CHECK(w > 0 && h > 0, "{}: the {} header says {}x{} pixels; expected at least 1x1", who, kind, w, h);
+  const uint64_t pixels = uint64_t(w) * uint64_t(h), limit = max_image_pixels();
+  MOCO_CHECK(limit == 0 || pixels <= limit,
+             "{}: the {} header says {}x{} = {} pixels, over the limit of {} (a decompression bomb?); if the image "
+             "is genuine, raise the limit with --max-image-pixels {} or more (0: no limit)",
+             who, kind, w, h, pixels, limit, pixels);
+
+  int dw = 0, dh = 0, dc = 0;
+  clear_stb_failure_reason();
+  stbi_uc* p = stbi_load_from_memory(bytes, int(n), &dw, &dh, &dc, 0);
+  MOCO_CHECK(p != nullptr, "{}: corrupt {} data ({}); the header says {}x{} pixels, {} channel{}", who, kind,
+             stb_reason(), w, h, c, c == 1 ? "" : "s");
+  std::unique_ptr<stbi_uc, void (*)(void*)> owned(p, stbi_image_free);
+  MOCO_CHECK(dw > 0 && dh > 0 && dc >= 1 && dc <= 4, "{}: the {} decoder gave {}x{}x{} pixels (the header says {}x{}x{})",
+             who, kind, dw, dh, dc, w, h, c);
   Image img;
-  img.h = h, img.w = w, img.c = c;
-  img.px.assign(p, p + size_t(w) * h * c);
-  stbi_image_free(p);
-  if (channels != 0 && channels != c) img = convert_channels(img, channels);
+  img.h = dh, img.w = dw, img.c = dc;
+  img.px.assign(p, p + size_t(dw) * size_t(dh) * size_t(dc));
+  if (channels != 0 && channels != dc) img = convert_channels(img, channels);
   return img;
 }
 

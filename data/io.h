@@ -24,10 +24,20 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path);
 void read_at(const std::string& path, uint64_t offset, void* dst, size_t n);
 uint64_t file_size(const std::string& path);
 
-// Decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD, PNM from memory into
-// 8-bit HWC with `channels` channels (0 = as stored). `name` appears in errors.
+// Decodes PNG, JPEG, BMP, GIF (first frame), PSD, PIC, binary PGM/PPM and
+// (named .tga) TGA from memory into 8-bit HWC with `channels` channels (0 = as
+// stored). The format comes from the file's signature, and before decoding
+// the file must hold all its header promises (data/image_format.h), be at
+// least 1x1 and within max_image_pixels(). Every error names `name` (control
+// characters shown as '?') and what was expected.
 Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels = 0);
 Image load_image(const std::string& path, int channels = 0);
+// The most pixels (width x height, from the header) an image may have, so a
+// small file cannot claim gigabytes (a decompression bomb); PIL's
+// MAX_IMAGE_PIXELS by default. 0: no limit. Process-wide, as PIL's is.
+constexpr uint64_t kDefaultMaxImagePixels = 89478485;
+void set_max_image_pixels(uint64_t n);
+uint64_t max_image_pixels();
 // Reads only the header: true and the size when stb can decode this format.
 bool probe_image(const std::string& path, int* w, int* h, int* c);
 

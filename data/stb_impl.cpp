@@ -14,3 +14,10 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
+
+namespace moco::data {
+// stb keeps the last failure reason per thread, and some decoders fail
+// without setting one: clearing it before each call keeps an earlier file's
+// reason (say "bad png sig" from probing another file) out of this file's error.
+void clear_stb_failure_reason() { stbi__g_failure_reason = nullptr; }
+}  // namespace moco::data

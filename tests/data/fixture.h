@@ -1,5 +1,6 @@
 // Reader for the MOCOFIX1 fixtures written by tests/parity/gen_*.py (the
-// format is described in tests/parity/gen_transforms.py) and a temp-dir helper.
+// format is described in tests/parity/gen_transforms.py), a temp-dir helper,
+// and CHECK_ERROR_HAS for the messages of the bad-input tests.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -92,4 +93,24 @@ inline void write_bytes(const std::string& path, const std::vector<uint8_t>& b) 
   std::fclose(f);
 }
 
+// The error message of `f()`, "" when it does not throw moco::Error.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace moco::testing
+
+// Checks that `expr` throws moco::Error whose message holds every string given.
+#define CHECK_ERROR_HAS(expr, ...)                                                                              \
+  do {                                                                                                          \
+    std::string msg_ = ::moco::testing::error_of([&] { (void)(expr); });                                       \
+    INFO("message: " << msg_);                                                                                  \
+    CHECK_FALSE(msg_.empty());                                                                                  \
+    for (const std::string& part_ : std::vector<std::string>{__VA_ARGS__}) CHECK(msg_.find(part_) != std::string::npos); \
+  } while (0)

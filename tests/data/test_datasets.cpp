@@ -45,25 +45,6 @@ void write_gz(const std::string& path, const std::vector<uint8_t>& data) {
   gzclose(f);
 }
 
-// The error message of `f()`, "" when it does not throw moco::Error.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define CHECK_ERROR_HAS(expr, ...)                                      \
-  do {                                                                  \
-    std::string msg_ = error_of([&] { (void)(expr); });                 \
-    INFO("message: " << msg_);                                          \
-    CHECK_FALSE(msg_.empty());                                          \
-    for (const std::string& part_ : std::vector<std::string>{__VA_ARGS__}) CHECK(msg_.find(part_) != std::string::npos); \
-  } while (0)
-
 // CIFAR record: label byte(s), then R plane, G plane, B plane (32x32 each).
 std::vector<uint8_t> cifar_records(int n, int label_bytes, int label_mod) {
   std::vector<uint8_t> v;
