@@ -30,7 +30,7 @@ test-sanitize: deps
 # The main job: the seed study (supervised vs MoCo-pretrained, ResNet vs ViT)
 # on Fashion-MNIST's four upper-body classes, quick preset (within 15 min on 2 cores).
 run: build
-	$(BUILD)/moco compare --preset quick --out runs/compare
+	$(BUILD)/moco compare --preset quick --out runs/compare --overwrite
 
 bench: build
 	bench/run.sh $(BUILD)

@@ -350,6 +350,7 @@ int ablate_command(const std::vector<std::string>& argv) {
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
       .opt("out", "auto",
            "the ablation's folder (auto: runs/ablate-WHAT): table.md, summary.json, plot.png, run folders")
+      .flag("overwrite", "redo the study in an --out that holds one, replacing its runs")
       .opt("resume", "", "continue an ablation (its folder): finished runs are kept, unfinished ones resumed");
   if (!a.parse(argv)) return 0;
 
@@ -422,6 +423,7 @@ int ablate_command(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < values.size(); ++i)
     if (values[i].label == ref_label) ref = i;
 
+  const std::unique_ptr<RunLock> lock = claim_study_folder(a, a.str("out"));
   const RunDir out(a.str("out"));
   const bool resume = !a.str("resume").empty();
   std::string ablate_command_line = command_line("ablate", argv);
@@ -480,7 +482,7 @@ int ablate_command(const std::vector<std::string>& argv) {
   for (int64_t i = 0; i < seeds; ++i)
     for (auto& vr : runs) {
       RunResult& r = vr.seeds[size_t(i)];
-      std::vector<std::string> args = r.argv;
+      std::vector<std::string> args = fresh_run_args(r.argv, r.dir);
       double before = 0;
       if (resume && fs::is_regular_file(r.dir + "/checkpoint.safetensors")) {
         args = {"--resume", r.dir};  // the run's own config.json has every flag

@@ -56,6 +56,7 @@ bool Args::parse(const std::vector<std::string>& argv) {
     Opt& o = it->second;
     if (o.is_flag) {
       o.value = has_value ? value : "1";
+      (void)switch_value(name, o.value);  // --mlp=maybe is an error, not "off"
     } else {
       if (!has_value) {
         MOCO_USAGE_CHECK(i + 1 < argv.size(), "option --{} needs a value", name);
@@ -94,10 +95,13 @@ double Args::real(const std::string& name, double lo, double hi) const {
   return v;
 }
 
-bool Args::on(const std::string& name) const {
-  const std::string& v = get(name).value;
-  return v == "1" || v == "true" || v == "on" || v == "yes";
+bool Args::switch_value(const std::string& name, const std::string& v) {
+  if (v == "1" || v == "true" || v == "on" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "off" || v == "no" || v.empty()) return false;
+  usage_fail("--{}={}: a switch is 1/0, true/false, on/off or yes/no", name, printable(v));
 }
+
+bool Args::on(const std::string& name) const { return switch_value(name, get(name).value); }
 
 bool Args::given(const std::string& name) const { return get(name).given; }
 

@@ -61,6 +61,7 @@ class Args {
     bool is_flag = false, given = false;
   };
   const Opt& get(const std::string& name) const;
+  static bool switch_value(const std::string& name, const std::string& value);
   std::string command_, description_;
   std::vector<std::string> order_;
   std::map<std::string, Opt> opts_;

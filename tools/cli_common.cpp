@@ -5,8 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "autograd/ops.h"
+#include "data/image_stats.h"
+#include "data/io.h"
 #include "nn/json.h"
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"
@@ -30,8 +33,15 @@ void add_data_flags(Args& a, bool supervised) {
                                  "a smaller class)");
   else
     a.opt("data-fraction", "1", "fraction of each class's training images used for pretraining");
-  a.opt("image-size", "0", "model input side in pixels (0: the data set's own, 224 above 96 px)")
-      .opt("channels", "0", "model input channels (0: 1 for grayscale data, else 3)")
+  a.opt("image-size", "0", "model input side in pixels (0: the images' own short side, the median of a sample; 224 "
+                           "above 96 px)")
+      .opt("channels", "0", "model input channels (0: 3 when any sampled image has colour, else 1)")
+      .opt("val-fraction", "0.1", "folder data without a val/ (or test/) folder: the fraction of each class held out "
+                                  "of the training images for validation, seeded (0 to 0.9; 0: none)")
+      .opt("max-image-pixels", std::to_string(data::kDefaultMaxImagePixels),
+           "refuse images of more pixels than this, from their header (decompression bombs; PIL's limit); 0: none")
+      .flag("skip-bad-images", "folder data: decode every image when the data is opened and leave out (count and "
+                               "list) those that fail, instead of stopping the run at the first")
       .opt("workers", "2", "data loader threads")
       .alias("-j", "workers");
 }
@@ -84,13 +94,33 @@ std::string DataSetup::describe() const {
                      val ? val->size() : 0, classes.size(), cls, channels, size, size);
 }
 
+std::string DataSetup::sources() const {
+  return "train: " + train->describe() + (val ? "\n  validation: " + val->describe() : std::string());
+}
+
+void DataSetup::write_skipped(const RunDir& dir) const {
+  if (skipped_images.empty()) return;
+  std::string text;
+  for (auto& f : skipped_images) text += f + "\n";
+  write_file_atomic(dir.file("skipped_images.txt"), text);
+  std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", skipped_images.size(),
+              dir.file("skipped_images.txt").c_str());
+}
+
 DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool want_val) {
   DataSetup d;
   const std::string ds = a.str("dataset"), dir = a.str("data");
   d.spec = dir.empty() ? ds : ds + ":" + dir;
   MOCO_CHECK(train_fraction > 0 && train_fraction <= 1, "the training fraction must be in (0, 1], got {}",
              train_fraction);
-  data::DatasetPtr train = select_classes(data::open_dataset(d.spec, "train"), a.str("classes"));
+  // Before any image is read; a command without these flags keeps the defaults.
+  if (a.has("max-image-pixels")) data::set_max_image_pixels(uint64_t(a.integer("max-image-pixels", 0)));
+  if (a.has("val-fraction")) d.open.val_fraction = a.real("val-fraction", 0, 0.9);
+  if (a.has("skip-bad-images")) d.open.folder.skip_unreadable = a.on("skip-bad-images");
+  data::DatasetPtr train, val;
+  if (want_val) std::tie(train, val) = data::open_train_val(d.spec, d.open);
+  else train = data::open_dataset(d.spec, "train", d.open);
+  train = select_classes(train, a.str("classes"));
   d.classes = train->classes();
   if (!split_list(a.str("classes")).empty()) {  // a class chosen by name or number must have images
     std::vector<int64_t> count(d.classes.size(), 0);
@@ -105,14 +135,27 @@ DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool wa
     train = data::subset_by_fraction(train, train_fraction, seed,
                                      a.has("label-floor") ? a.integer("label-floor", 1, INT64_MAX) : 1);
   d.train = train;
-  if (want_val) d.val = select_classes(data::open_dataset(d.spec, "val"), a.str("classes"));
-  data::Image first = d.train->image(0);
-  const int side = std::min(first.h, first.w);
+  if (want_val) d.val = select_classes(val, a.str("classes"));
+  for (const data::DatasetPtr& split : {d.train, d.val})
+    if (const data::ImageFolder* f = split ? data::image_folder_of(*split) : nullptr)
+      for (const std::string& file : f->skipped_files())
+        if (std::find(d.skipped_images.begin(), d.skipped_images.end(), file) == d.skipped_images.end())
+          d.skipped_images.push_back(file);
   d.size = int(a.integer("image-size", 0, 4096));
-  if (d.size == 0) d.size = side <= 96 ? side : 224;
-  MOCO_CHECK(d.size >= 8, "--image-size {} is too small (at least 8)", d.size);
   d.channels = int(a.integer("channels", 0, 3));
-  if (d.channels == 0) d.channels = first.c == 1 ? 1 : 3;
+  if (d.size == 0 || d.channels == 0) {
+    // From a sample, not the first image: one gray file in a colour folder,
+    // or one thumbnail, would otherwise decide for every image.
+    const data::ImageStats st = data::sample_image_stats(*d.train);
+    if (d.size == 0) d.size = st.median_side <= 96 ? st.median_side : 224;
+    MOCO_USAGE_CHECK(d.size >= 8 || a.given("image-size"),
+                     "the images of {} are {} px on their short side (the median of {} sampled, {} to {} px), too "
+                     "small to set the model input (at least 8); give --image-size N (N >= 8) to resize every "
+                     "image to N x N",
+                     d.train->describe(), st.median_side, st.sampled, st.min_side, st.max_side);
+    if (d.channels == 0) d.channels = st.colour > 0 ? 3 : 1;
+  }
+  MOCO_USAGE_CHECK(d.size >= 8, "--image-size {} is too small (at least 8)", d.size);
   MOCO_CHECK(d.channels == 1 || d.channels == 3, "--channels must be 1 or 3, got {}", d.channels);
   d.norm = data::norm_stats_for(d.spec, d.channels);
   d.workers = int(a.integer("workers", 0, 256));
@@ -164,13 +207,25 @@ std::map<std::string, std::string> ModelSpec::to_meta() const {
           {"stem_default_init", bool_str(stem_default_init)}};
 }
 
+int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t lo, int64_t hi) {
+  auto it = meta.find(key);
+  MOCO_CHECK(it != meta.end(), "checkpoint metadata lacks '{}' (not written by moco.cpp?)", key);
+  const std::string& v = it->second;
+  int64_t x = 0;
+  bool ok = !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789") == std::string::npos;
+  if (ok) x = std::stoll(v);
+  MOCO_CHECK(ok && x >= lo && x <= hi, "checkpoint metadata '{}' is '{}', expected a whole number in [{}, {}]", key,
+             printable(v.substr(0, 40)), lo, hi);
+  return x;
+}
+
 ModelSpec ModelSpec::from_meta(const std::map<std::string, std::string>& meta) {
   auto get = [&](const char* k) {
     auto it = meta.find(k);
     MOCO_CHECK(it != meta.end(), "checkpoint metadata lacks '{}' (not written by moco.cpp?)", k);
     return it->second;
   };
-  auto num = [&](const char* k) { return int64_t(std::stoll(get(k))); };
+  auto num = [&](const char* k) { return meta_int(meta, k, 0, int64_t(1) << 30); };
   ModelSpec s;
   s.arch = get("arch");
   s.width = num("width");
@@ -261,6 +316,7 @@ void add_run_flags(Args& a, const std::string& default_out) {
   a.opt("seed", "0", "seed of the weights, data order, augmentations and shuffles")
       .opt("out", default_out, "run folder: config.json, metrics.jsonl/csv, checkpoint.safetensors")
       .opt("resume", "", "continue a run from its checkpoint (file or run folder); flags not given are the run's")
+      .flag("overwrite", "start a new run in an --out that holds one, replacing its checkpoint and metrics")
       .opt("threads", "0", "CPU threads (0: OMP_NUM_THREADS or all cores)")
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
       .opt("stop-after", "0", "stop after this many epochs of this invocation (0: run to --epochs); the schedule "
@@ -292,13 +348,60 @@ std::string checkpoint_file(const std::string& p) {
   return p;
 }
 
+static std::string expected_kind(const std::string& command) { return command == "pretrain" ? "moco" : "supervised"; }
+
+std::string describe_checkpoint(const std::map<std::string, std::string>& meta) {
+  if (!meta.count("format")) return "a state dict without moco.cpp's run metadata";
+  const std::string kind = meta.count("kind") ? meta.at("kind") : "";
+  std::string s = kind == "moco" ? "a `moco pretrain` run"
+                  : meta.count("command") ? "a `moco " + printable(meta.at("command")) + "` run"
+                                          : "a run of unknown kind";
+  std::vector<std::string> parts;
+  if (meta.count("moco_version")) parts.push_back("MoCo " + printable(meta.at("moco_version")));
+  if (meta.count("arch")) {
+    try {
+      parts.push_back(ModelSpec::from_meta(meta).describe());
+    } catch (const Error&) {
+      parts.push_back(printable(meta.at("arch")));
+    }
+  }
+  if (meta.count("epoch"))
+    parts.push_back("epoch " + printable(meta.at("epoch")) +
+                    (meta.count("epochs") ? " of " + printable(meta.at("epochs")) : std::string()));
+  if (!parts.empty()) s += " (" + fmt::format("{}", fmt::join(parts, ", ")) + ")";
+  return s;
+}
+
+static std::string occupied_message(const std::string& out, const std::vector<std::string>& entries) {
+  return fmt::format("--out {} already holds files ({}): continue that run with --resume {}, replace it with "
+                     "--overwrite, or choose another --out",
+                     out, fmt::join(entries, ", "), out);
+}
+
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve) {
   RunSetup r;
   std::string original_command;
+  r.overwrite = a.on("overwrite");
   if (!a.str("resume").empty()) {
     r.resume_from = checkpoint_file(a.str("resume"));
-    MOCO_CHECK(fs::is_regular_file(r.resume_from), "--resume: no checkpoint at {}", r.resume_from);
+    MOCO_USAGE_CHECK(fs::is_regular_file(r.resume_from), "--resume: no checkpoint at {}", r.resume_from);
+    // What the checkpoint holds decides before anything else: its config.json
+    // must not lend its flags to another command.
+    r.resume_meta = nn::load_safetensors_metadata(r.resume_from);
+    const bool ours = r.resume_meta.count("format") && r.resume_meta.count("kind") &&
+                      r.resume_meta.at("kind") == expected_kind(command) &&
+                      (command == "pretrain" ||
+                       (r.resume_meta.count("command") && r.resume_meta.at("command") == command));
+    MOCO_USAGE_CHECK(ours, "--resume {}: the checkpoint holds {}, not a `moco {}` run{}", a.str("resume"),
+                     describe_checkpoint(r.resume_meta), command,
+                     r.resume_meta.count("kind") == 0 ? std::string()
+                     : r.resume_meta.at("kind") == "moco"
+                         ? "; continue it with: moco pretrain --resume " + a.str("resume")
+                     : r.resume_meta.count("command")
+                         ? "; continue it with: moco " + printable(r.resume_meta.at("command")) + " --resume " +
+                               a.str("resume")
+                         : std::string());
     const std::string dir = fs::path(r.resume_from).parent_path().string();
     if (!a.given("out")) a.set("out", dir.empty() ? "." : dir);
     const std::string cfg = (fs::path(dir.empty() ? "." : dir) / "config.json").string();
@@ -308,11 +411,23 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
       nn::Json j = nn::parse_json(text, cfg);
       for (auto& [k, v] : j.members) {
         if (k == "command" && v.kind == nn::Json::Kind::string) original_command = v.s;
-        if (k != "command" && k != "out" && k != "resume" && k != "stop-after" && a.has(k) && !a.given(k) &&
-            v.kind == nn::Json::Kind::string)
+        if (k != "command" && k != "out" && k != "resume" && k != "stop-after" && k != "overwrite" && a.has(k) &&
+            !a.given(k) && v.kind == nn::Json::Kind::string)
           a.set(k, v.s);
       }
     }
+    std::error_code ec;
+    r.in_place = fs::equivalent(a.str("out"), dir.empty() ? "." : dir, ec);
+    MOCO_USAGE_CHECK(!(r.in_place && r.overwrite),
+                     "--overwrite with --resume {} would delete the run it continues: give one of them", a.str("resume"));
+  }
+  r.out = a.str("out");
+  MOCO_USAGE_CHECK(!r.out.empty(), "--out must name a folder");
+  if (!r.in_place && !r.overwrite) {
+    // Checked again under the lock in open(); here so that a busy folder is
+    // refused before the data and the model are built.
+    const std::vector<std::string> e = folder_entries(r.out);
+    MOCO_USAGE_CHECK(e.empty(), "{}", occupied_message(r.out, e));
   }
   if (resolve) resolve(a);
   const int threads = int(a.integer("threads", 0, 4096));
@@ -320,22 +435,56 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   r.device = Device::parse(a.str("device"));
   if (!r.device.is_cpu()) (void)backend_for(r.device);  // throws a clear error without CUDA or a GPU
   r.seed = uint64_t(a.integer("seed", 0));
-  r.dir = std::make_unique<RunDir>(a.str("out"));
   // A resumed run keeps the command that started it; the latest resume is noted beside it.
-  std::map<std::string, std::string> config = a.values();
-  if (!original_command.empty()) config["resumed_with"] = command_line(command, argv);
-  r.dir->write_config(config, original_command.empty() ? command_line(command, argv) : original_command);
+  r.config = a.values();
+  r.config.erase("overwrite");
+  if (!original_command.empty()) r.config["resumed_with"] = command_line(command, argv);
+  r.command_text = original_command.empty() ? command_line(command, argv) : original_command;
   return r;
+}
+
+void RunSetup::check_resumed_model(const ModelSpec& spec) const {
+  if (resume_from.empty() || !resume_meta.count("arch")) return;
+  std::vector<std::string> diff;
+  for (auto& [k, v] : spec.to_meta()) {
+    auto it = resume_meta.find(k);
+    if (it != resume_meta.end() && it->second != v)
+      diff.push_back(fmt::format("{} {} in the checkpoint, {} from the flags", k, printable(it->second), v));
+  }
+  MOCO_USAGE_CHECK(diff.empty(),
+                   "--resume {}: the checkpoint holds {}; the flags ask for {} ({}). Drop the flags that change the "
+                   "model, or start a new run with another --out",
+                   resume_from, describe_checkpoint(resume_meta), spec.describe(), fmt::join(diff, "; "));
+}
+
+RunDir& RunSetup::open() {
+  MOCO_CHECK(!dir, "internal: RunSetup::open() called twice");
+  lock = std::make_unique<RunLock>(out);
+  if (!in_place) {
+    if (overwrite) {
+      remove_run_files(out);
+    } else {
+      const std::vector<std::string> e = folder_entries(out);
+      MOCO_USAGE_CHECK(e.empty(), "{}", occupied_message(out, e));
+    }
+  }
+  remove_stale_temp_files(out);
+  dir = std::make_unique<RunDir>(out);
+  dir->write_config(config, command_text);
+  return *dir;
 }
 
 // ------------------------------------------------------------ checkpoints
 
-int64_t Checkpoint::epoch() const {
-  auto it = meta.find("epoch");
-  return it == meta.end() ? 0 : std::stoll(it->second);
-}
+int64_t Checkpoint::epoch() const { return meta.count("epoch") ? meta_int(meta, "epoch", 0, 1000000) : 0; }
 
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
+  const std::string bad = nn::first_non_finite(c.model);
+  MOCO_CHECK(bad.empty(), "the weights are no longer finite after epoch {} ({}); not saving them. {}",
+             c.meta.count("epoch") ? c.meta.at("epoch") : "?", bad,
+             fs::is_regular_file(path) ? path + " keeps the last good checkpoint: continue from it with --resume, "
+                                                "perhaps with a lower --lr"
+                                       : std::string("The run has no good checkpoint yet: start again with a lower --lr"));
   nn::NamedTensors all = c.model;
   for (auto& t : nn::add_prefix(c.optimizer, "optimizer.")) all.push_back(t);
   std::map<std::string, std::string> meta = c.meta;
@@ -351,6 +500,19 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (n.rfind("optimizer.", 0) == 0) c.optimizer.emplace_back(n.substr(10), t);
     else c.model.emplace_back(n, t);
   }
+  const std::string file = checkpoint_file(path);
+  try {
+    const int64_t epoch = c.epoch();
+    if (c.meta.count("epochs")) {
+      const int64_t epochs = meta_int(c.meta, "epochs", 1, 1000000);
+      MOCO_CHECK(epoch <= epochs, "epoch {} is past the run's {} epochs", epoch, epochs);
+    }
+  } catch (const Error& e) {
+    fail("{}: {}", file, e.what());
+  }
+  const std::string bad = nn::first_non_finite(c.model);
+  MOCO_CHECK(bad.empty(), "{}: the weights are not finite ({}); the run that wrote it had diverged. Use an earlier "
+                          "checkpoint", file, bad);
   return c;
 }
 

@@ -20,7 +20,8 @@
 namespace moco::cli {
 
 // ------------------------------------------------------------------ data
-// --dataset --data --classes --image-size --workers, and --label-fraction
+// --dataset --data --classes --image-size --channels --val-fraction
+// --max-image-pixels --skip-bad-images --workers, and --label-fraction
 // (supervised commands) or --data-fraction (pretraining).
 void add_data_flags(Args& a, bool supervised);
 
@@ -31,11 +32,19 @@ struct DataSetup {
   int size = 0, channels = 0;        // model input: size x size, channels
   data::NormStats norm;
   int workers = 2;
+  data::OpenOptions open;  // how the splits were opened (--val-fraction): open_dataset(spec, split, open) reopens them
+  std::vector<std::string> skipped_images;  // --skip-bad-images: the files left out, for the run folder
   std::string describe() const;  // one line for logs and reports
+  std::string sources() const;   // where the images come from: the files or folders of each split
+  // skipped_images.txt in the run folder, when --skip-bad-images left any out.
+  void write_skipped(const RunDir& dir) const;
 };
 // Opens the train and val splits with the chosen classes; `train_fraction`
 // keeps that fraction of each class of the train split (seeded). With
-// want_val = false the val split is not opened.
+// want_val = false the val split is not opened. The input size and channels
+// not given by flags come from a sample of the training images (the median
+// short side, colour when any sampled image has colour); every image is
+// converted to them by the transforms.
 DataSetup open_data(const Args& a, double train_fraction, uint64_t seed, bool want_val = true);
 // "0,2,4,6" or "T-shirt/top,Pullover" -> the subset with labels 0..k-1 in that order.
 data::DatasetPtr select_classes(data::DatasetPtr ds, const std::string& classes);
@@ -76,24 +85,44 @@ Tensor backbone_features(nn::Module& model, const Tensor& x);
 int64_t backbone_feature_width(const nn::Module& model);
 
 // -------------------------------------------------------------- run flags
-// --seed --out --resume --threads --device --stop-after
+// --seed --out --resume --overwrite --threads --device --stop-after
 void add_run_flags(Args& a, const std::string& default_out);
 // The epoch this invocation stops after: --epochs, or earlier with --stop-after.
 int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs);
 
+// A run being set up. Nothing is written into its folder until open(), which
+// the command calls once every flag and the checkpoint have been checked: a
+// run that fails to start leaves the folder (and the run it holds) as it was.
 struct RunSetup {
-  std::unique_ptr<RunDir> dir;
+  std::string out;  // the run folder
   Device device;
-  std::string resume_from;  // checkpoint file when resuming, else ""
+  std::string resume_from;                          // checkpoint file when resuming, else ""
+  std::map<std::string, std::string> resume_meta;   // that checkpoint's metadata
   uint64_t seed = 0;
+  std::unique_ptr<RunDir> dir;  // set by open()
+
+  std::string file(const std::string& name) const { return out + "/" + name; }
+  // The model the flags ask for against the one the resumed checkpoint holds:
+  // a difference is a usage error that names both.
+  void check_resumed_model(const ModelSpec& spec) const;
+  // Locks the folder (a second writer is refused), clears what --overwrite
+  // replaces and the temporary files of a writer that was killed, and writes
+  // config.json.
+  RunDir& open();
+
+  std::map<std::string, std::string> config;  // for config.json
+  std::string command_text;
+  bool overwrite = false, in_place = false;  // in_place: resuming into the checkpoint's own folder
+  std::unique_ptr<RunLock> lock;
 };
 // Applies --threads and checks --device (a clear error when CUDA is not
-// there). With --resume PATH (a checkpoint or a run folder) the run folder is
-// that of the checkpoint (unless --out is given) and every flag not given on
-// this command line is taken from the run's config.json, so `--resume DIR`
-// alone continues the run; flags given (e.g. a larger --epochs) override.
-// `resolve` (optional) then fills derived defaults; the resolved configuration
-// is written to config.json.
+// there). With --resume PATH (a checkpoint or a run folder) the checkpoint
+// must be one this command writes; the run folder is that of the checkpoint
+// (unless --out is given) and every flag not given on this command line is
+// taken from the run's config.json, so `--resume DIR` alone continues the
+// run; flags given (e.g. a larger --epochs) override. A new run's --out must
+// be empty, unless --overwrite. `resolve` (optional) then fills derived
+// defaults; open() writes the resolved configuration to config.json.
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve = {});
 // "moco <command> <args...>" with shell quoting where needed.
@@ -108,8 +137,14 @@ struct Checkpoint {
   std::map<std::string, std::string> meta;
   int64_t epoch() const;  // epochs completed ("epoch" metadata)
 };
+// Refuses non-finite weights (the file keeps the last good checkpoint).
 void save_checkpoint(const std::string& path, const Checkpoint& c);  // atomic
+// Checks the epoch metadata and that every weight is finite.
 Checkpoint load_checkpoint(const std::string& path);
+// Metadata KEY as a whole number in [lo, hi]; a clear error otherwise.
+int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t lo, int64_t hi);
+// "a `moco pretrain` run (MoCo v2, resnet18 ..., epoch 3 of 10)": what a checkpoint holds.
+std::string describe_checkpoint(const std::map<std::string, std::string>& meta);
 // A run folder -> its checkpoint.safetensors; a file stays as it is.
 std::string checkpoint_file(const std::string& file_or_dir);
 

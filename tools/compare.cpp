@@ -231,6 +231,7 @@ int compare_command(const std::vector<std::string>& argv) {
       .opt("threads", "0", "CPU threads (0: OMP_NUM_THREADS or all cores)")
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
       .opt("out", "runs/compare", "the study's folder: report.md, summary.json, curves.png, seed*/ run folders")
+      .flag("overwrite", "redo the study in an --out that holds one, replacing its runs")
       .opt("resume", "", "continue a study (its folder): finished runs are kept, unfinished ones resumed");
   if (!a.parse(argv)) return 0;
 
@@ -314,6 +315,7 @@ int compare_command(const std::vector<std::string>& argv) {
 
   // The sub-runs of every model and seed.
   const std::string out_dir = a.str("out");
+  const std::unique_ptr<RunLock> lock = claim_study_folder(a, out_dir);
   RunDir out(out_dir);
   const bool resume = !a.str("resume").empty();
   std::string study_command = command_line("compare", argv);
@@ -433,7 +435,7 @@ int compare_command(const std::vector<std::string>& argv) {
       SeedRun& r = m.seeds[size_t(i)];
       for (SubRun* sr : {&r.pretrain, &r.finetune}) {
         if (sr->command.empty()) continue;
-        std::vector<std::string> args = sr->argv;
+        std::vector<std::string> args = fresh_run_args(sr->argv, sr->dir);
         const std::string ckpt = sr->dir + "/checkpoint.safetensors";
         double before = 0;
         if (resume && fs::is_regular_file(ckpt)) {

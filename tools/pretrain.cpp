@@ -160,6 +160,28 @@ int pretrain_command(const std::vector<std::string>& argv) {
                      recipe);
     const bool demo = recipe == "cifar-demo";
     MOCO_USAGE_CHECK(!demo || !v3, "--recipe cifar-demo is a MoCo v1/v2 recipe (a queue, one loss); got --moco-version v3");
+    // A flag the recipe does not read is said so, not silently dropped. A
+    // resumed run's own values come back as given ones only if typed again.
+    const std::vector<std::pair<const char*, const char*>> unused =
+        v3 ? std::vector<std::pair<const char*, const char*>>{{"moco-k", "MoCo v3 has no queue: the negatives are "
+                                                                         "the batch's other images"},
+                                                              {"mlp", "MoCo v3 always has its projector"},
+                                                              {"aug-plus", "MoCo v3 has its own augmentation"},
+                                                              {"symmetric", "MoCo v3's loss is always symmetric"},
+                                                              {"bn-splits", "MoCo v3 has no shuffle-BN"},
+                                                              {"shuffle-bn", "MoCo v3 has no shuffle-BN"},
+                                                              {"cos", "MoCo v3 always warms up, then cosine"},
+                                                              {"schedule", "MoCo v3 always warms up, then cosine"}}
+           : std::vector<std::pair<const char*, const char*>>{
+                 {"moco-mlp-dim", "the v1/v2 MLP head is as wide as the backbone's features"},
+                 {"moco-m-cos", "v1/v2 keep the momentum fixed"},
+                 {"warmup-epochs", "v1/v2 have no warm-up"},
+                 {"stop-grad-conv1", "only MoCo v3's ViT freezes its patch projection"}};
+    for (auto& [flag, why] : unused)
+      if (args.given(flag))
+        std::printf("warning: --%s is ignored by --moco-version %s (%s)\n", flag, v.c_str(), why);
+    if (v3 && !vit && args.given("stop-grad-conv1"))
+      std::printf("warning: --stop-grad-conv1 is ignored by a ResNet (only the ViT has a patch projection)\n");
     auto def = [&](const char* name, const std::string& value) {
       if (args.str(name) == "auto") args.set(name, value);
     };
@@ -215,11 +237,12 @@ int pretrain_command(const std::vector<std::string>& argv) {
   spec.zero_init_residual = v3 && !spec.is_vit();  // moco-v3 builds its ResNets with zero_init_residual=True
   const bool demo = a.str("recipe") == "cifar-demo";
   spec.stem_default_init = demo && !spec.is_vit() && spec.small_stem;
+  run.check_resumed_model(spec);
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double base_lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const double lr = v3 ? base_lr * double(B) / 256 : base_lr;
   MOCO_CHECK(!v3 || warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
-  const std::string ckpt_path = run.dir->file("checkpoint.safetensors");
+  const std::string ckpt_path = run.file("checkpoint.safetensors");
   MOCO_CHECK(d.train->size() >= B, "--batch-size {} is larger than the {} training images", B, d.train->size());
 
   nn::manual_seed(seed);
@@ -256,9 +279,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
                   (long long)c.K, (long long)d.train->size());
   }
   model->to(run.device);
-  std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %lld trainable parameters; run folder %s\n",
-              model->version().c_str(), spec.describe().c_str(), d.describe().c_str(),
-              (long long)model->num_parameters(true), run.dir->path().c_str());
+  std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %s\n  %lld trainable parameters; run folder %s\n",
+              model->version().c_str(), spec.describe().c_str(), d.describe().c_str(), d.sources().c_str(),
+              (long long)model->num_parameters(true), run.out.c_str());
 
   std::unique_ptr<optim::Optimizer> opt;
   {
@@ -300,7 +323,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   MOCO_CHECK(knn_feat == "backbone" || knn_feat == "head", "--knn-features must be backbone or head, got '{}'",
              knn_feat);
   data::DatasetPtr knn_bank;
-  if (knn_every > 0) knn_bank = select_classes(data::open_dataset(d.spec, "train"), a.str("classes"));
+  if (knn_every > 0) knn_bank = select_classes(data::open_dataset(d.spec, "train", d.open), a.str("classes"));
   auto knn = [&]() {
     const bool was = model->is_training();
     model->eval();
@@ -318,19 +341,22 @@ int pretrain_command(const std::vector<std::string>& argv) {
   int64_t start_epoch = 0;
   if (!run.resume_from.empty()) {
     Checkpoint c = load_checkpoint(run.resume_from);
-    MOCO_CHECK(c.meta.count("kind") && c.meta.at("kind") == "moco",
-               "--resume {}: not a moco pretrain checkpoint", run.resume_from);
     model->load_checkpoint_state(c.model);
     opt->load_state_dict(c.optimizer);
     start_epoch = c.epoch();
-    run.dir->truncate_metrics(size_t(start_epoch));  // steps.jsonl once the steps per epoch are known
+  }
+  RunDir& dir = run.open();
+  d.write_skipped(dir);
+  if (!run.resume_from.empty()) {
+    // Rows past the checkpoint (written before a kill that beat the checkpoint's
+    // rename) go; steps.jsonl's once the steps per epoch are known.
+    dir.truncate_metrics(size_t(start_epoch));
     std::printf("  resumed from %s after epoch %lld\n", run.resume_from.c_str(), (long long)start_epoch);
   } else {
-    run.dir->truncate_metrics(0);
     if (knn_every > 0 && a.on("knn-init")) {
       const double k0 = knn();
       std::printf("kNN top-1 at random initialisation: %.2f%%\n", k0);
-      write_file_atomic(run.dir->file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));
+      write_file_atomic(dir.file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));
     }
   }
 
@@ -346,14 +372,14 @@ int pretrain_command(const std::vector<std::string>& argv) {
   lo.seed = seed;
   data::DataLoader loader(d.train, pipe, lo);
   const int64_t iters = loader.batches_per_epoch();
-  run.dir->truncate_rows("steps", "step", double(start_epoch * iters));
+  dir.truncate_rows("steps", "step", double(start_epoch * iters));
   const int64_t log_every = a.integer("log-every", 0);
   const std::vector<std::string> step_cols = step_columns(), epoch_cols = epoch_columns();
   bool plot_failed = false;
   auto refresh_plot = [&]() {
     if (plot_failed) return;
     try {
-      plot_runs({run.dir->path()}, run.dir->file("plots.png"));
+      plot_runs({dir.path()}, dir.file("plots.png"));
     } catch (const std::exception& e) {  // a missing gnuplot must not stop the training
       plot_failed = true;
       std::printf("note: plots.png not drawn: %s\n", e.what());
@@ -391,7 +417,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
                           {"loss_chance", in.loss_chance}, {"inst_top1", in.inst_top1}};
         add_internals(row, in);
         row.insert(row.end(), {{"lr", opt->lr()}, {"moco_m", model->momentum()}});
-        run.dir->append_row("steps", step_cols, row);
+        dir.append_row("steps", step_cols, row);
         for (auto& [k, v] : row)
           if (std::find(kInternalNames.begin(), kInternalNames.end(), k) != kInternalNames.end()) {
             logged[k].first += v;
@@ -418,6 +444,17 @@ int pretrain_command(const std::vector<std::string>& argv) {
                 do_knn ? fmt::format(", kNN top-1 {:.2f}%", knn_acc).c_str() : "", opt->lr(), model->momentum(),
                 fmt_duration(secs).c_str(), ips);
     std::fflush(stdout);
+    MetricsRow row = {{"epoch", double(epoch + 1)}, {"step", double((epoch + 1) * iters)},
+                      {"lr", opt->lr()},           {"moco_m", model->momentum()},
+                      {"loss", loss},              {"loss_chance", chance},
+                      {"inst_top1", inst}};
+    if (do_knn) row.emplace_back("knn_top1", knn_acc);
+    for (const std::string& k : kInternalNames)
+      if (logged.count(k)) row.emplace_back(k, logged[k].first / double(logged[k].second));
+    row.insert(row.end(), {{"epoch_sec", secs}, {"images_per_sec", ips}});
+    // The row before the checkpoint: a kill between the two leaves a row that
+    // --resume drops, never a checkpoint whose epoch has no row.
+    dir.append_row("metrics", epoch_cols, row);
     Checkpoint c;
     c.model = model->checkpoint_state();
     c.optimizer = opt->state_dict();
@@ -432,18 +469,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
     c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
     if (do_knn) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
     save_checkpoint(ckpt_path, c);
-    MetricsRow row = {{"epoch", double(epoch + 1)}, {"step", double((epoch + 1) * iters)},
-                      {"lr", opt->lr()},           {"moco_m", model->momentum()},
-                      {"loss", loss},              {"loss_chance", chance},
-                      {"inst_top1", inst}};
-    if (do_knn) row.emplace_back("knn_top1", knn_acc);
-    for (const std::string& k : kInternalNames)
-      if (logged.count(k)) row.emplace_back(k, logged[k].first / double(logged[k].second));
-    row.insert(row.end(), {{"epoch_sec", secs}, {"images_per_sec", ips}});
-    run.dir->append_row("metrics", epoch_cols, row);
     refresh_plot();
   }
-  write_pretrain_report(run.dir->path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
+  write_pretrain_report(dir.path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
   std::printf("moco pretrain: done%s; checkpoint %s\n",
               last_knn >= 0 ? fmt::format(", kNN top-1 {:.2f}%", last_knn).c_str() : "", ckpt_path.c_str());
   return 0;

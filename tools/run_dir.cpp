@@ -1,13 +1,21 @@
 #include "tools/run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "nn/safetensors.h"
 #include "tensor/error.h"
+#include "tools/args.h"
 
 namespace moco::cli {
 
@@ -30,17 +38,73 @@ std::string json_escape(const std::string& s) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    MOCO_CHECK(f.good(), "cannot write {}: check that the folder exists and is writable", tmp);
-    f << content;
-    f.flush();
-    MOCO_CHECK(f.good(), "writing {} failed (disk full?)", tmp);
-  }
+  nn::write_file_atomic(path, std::vector<uint8_t>(content.begin(), content.end()));
+}
+
+RunLock::RunLock(const std::string& dir) {
   std::error_code ec;
-  fs::rename(tmp, path, ec);
-  MOCO_CHECK(!ec, "cannot move {} to {}: {}", tmp, path, ec.message());
+  fs::create_directories(dir, ec);
+  MOCO_CHECK(!ec && fs::is_directory(dir), "cannot create run folder {}: {}", dir, ec ? ec.message() : "not a folder");
+  const std::string path = (fs::path(dir) / ".lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  MOCO_CHECK(fd_ >= 0, "cannot open the lock file {}: {}", path, std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    const std::string pid = n > 0 ? printable(std::string(buf, size_t(n))) : "unknown";
+    ::close(fd_);
+    fd_ = -1;
+    throw UsageError(fmt::format("run folder {} is in use by another moco process (pid {}): wait for it to finish, "
+                                 "or choose another --out",
+                                 dir, pid));
+  }
+  const std::string me = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != ssize_t(me.size()))
+    fail("cannot write the lock file {}: {}", path, std::strerror(errno));
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the flock
+}
+
+std::vector<std::string> folder_entries(const std::string& dir, size_t max) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == ".lock") continue;
+    if (out.size() == max) {
+      out.push_back("...");
+      break;
+    }
+    out.push_back(printable(name));
+  }
+  return out;
+}
+
+void remove_run_files(const std::string& dir) {
+  for (const char* name : {"config.json", "checkpoint.safetensors", "metrics.jsonl", "metrics.csv", "steps.jsonl",
+                           "steps.csv", "knn_init.json", "plots.png", "report.md", "wall_time.json"})
+    fs::remove(fs::path(dir) / name);
+}
+
+void remove_stale_temp_files(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t t = name.rfind(".tmp");
+    if (t == std::string::npos || t == 0) continue;
+    const std::string rest = name.substr(t + 4);  // "" or ".PID"
+    if (rest.empty() || (rest.size() > 1 && rest[0] == '.' &&
+                         rest.find_first_not_of("0123456789", 1) == std::string::npos))
+      stale.push_back(it->path());
+  }
+  for (auto& p : stale) {
+    fs::remove(p, ec);
+    std::printf("  removed %s, left by a run killed while writing it\n", p.string().c_str());
+  }
 }
 
 RunDir::RunDir(const std::string& path) : path_(path) {
@@ -90,6 +154,16 @@ std::string csv_line(const std::vector<std::string>& columns, const MetricsRow& 
   return line + "\n";
 }
 
+// A failed append (a full disk) must stop the run, not leave a table that
+// silently lacks rows.
+void append_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::app | std::ios::binary);
+  MOCO_CHECK(f.good(), "cannot open {} to append a row: {}", path, std::strerror(errno));
+  f << text;
+  f.flush();
+  MOCO_CHECK(f.good(), "cannot append a row to {}: {} (disk full?)", path, std::strerror(errno));
+}
+
 std::string csv_head(const std::vector<std::string>& columns) {
   std::string line;
   for (size_t i = 0; i < columns.size(); ++i) line += (i ? "," : "") + columns[i];
@@ -113,11 +187,11 @@ void RunDir::append_row(const std::string& table, const std::vector<std::string>
   std::vector<std::string> want = !columns.empty() ? columns : !header.empty() ? header : std::vector<std::string>{};
   for (auto& [k, v] : row)
     if (!has_name(want, k)) want.push_back(k);
-  std::ofstream(file(table + ".jsonl"), std::ios::app) << json_line(row);
+  append_file(file(table + ".jsonl"), json_line(row));
   if (header.empty()) {
-    std::ofstream(csv_path, std::ios::trunc) << csv_head(want) << csv_line(want, row);
+    write_file_atomic(csv_path, csv_head(want) + csv_line(want, row));
   } else if (want == header) {
-    std::ofstream(csv_path, std::ios::app) << csv_line(want, row);
+    append_file(csv_path, csv_line(want, row));
   } else {
     rewrite(table, read_rows(table), want);
   }

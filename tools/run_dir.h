@@ -47,6 +47,29 @@ class RunDir {
   std::string path_;
 };
 
+// One writer per run folder: an exclusive flock on DIR/.lock, held while the
+// object lives and dropped by the kernel when the process dies (a killed run
+// leaves no stale lock). A second writer is refused, naming the holder's pid.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& dir);  // creates the folder
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Up to `max` names of what `dir` holds besides its lock file ({} when it
+// does not exist or is empty): a run folder that is in use.
+std::vector<std::string> folder_entries(const std::string& dir, size_t max = 4);
+// Removes the files a run writes into its folder (what --overwrite replaces).
+void remove_run_files(const std::string& dir);
+// Removes NAME.tmp / NAME.tmp.PID files that a writer killed mid-write left;
+// the caller holds the folder's lock, so none of them is being written.
+void remove_stale_temp_files(const std::string& dir);
+
 // The value of `name` in `row`, if it is there.
 std::optional<double> find_value(const MetricsRow& row, const std::string& name);
 

@@ -23,8 +23,23 @@ void resume_study_flags(Args& a, const std::string& kind) {
   std::string text((std::istreambuf_iterator<char>(f)), {});
   nn::Json j = nn::parse_json(text, dir + "/config.json");
   for (auto& [k, v] : j.members)
-    if (k != "command" && k != "resume" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string) a.set(k, v.s);
+    if (k != "command" && k != "resume" && k != "overwrite" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string) a.set(k, v.s);
   if (!a.given("out")) a.set("out", dir);
+}
+
+std::unique_ptr<RunLock> claim_study_folder(const Args& a, const std::string& dir) {
+  auto lock = std::make_unique<RunLock>(dir);
+  const std::vector<std::string> e = folder_entries(dir);
+  MOCO_USAGE_CHECK(e.empty() || !a.str("resume").empty() || a.on("overwrite"),
+                   "--out {} already holds files ({}): continue that study with --resume {}, redo it with "
+                   "--overwrite, or choose another --out",
+                   dir, fmt::join(e, ", "), dir);
+  return lock;
+}
+
+std::vector<std::string> fresh_run_args(std::vector<std::string> argv, const std::string& dir) {
+  if (!folder_entries(dir).empty()) argv.push_back("--overwrite");
+  return argv;
 }
 
 double read_number(const std::string& path, const std::string& key, double missing) {

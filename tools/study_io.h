@@ -3,11 +3,13 @@
 // JSON and as "mean ± std" text, and a mean curve with a min-max band over
 // seeds for plot_png.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tools/args.h"
 #include "tools/plot.h"
+#include "tools/run_dir.h"
 
 namespace moco::cli {
 
@@ -15,6 +17,15 @@ namespace moco::cli {
 // DIR/config.json, and --out defaults to DIR. `kind` names the study in the
 // message when DIR is not one ("compare", "ablation").
 void resume_study_flags(Args& a, const std::string& kind);
+
+// The study's folder for this process: locked (one study per folder), and
+// empty unless the study is resumed or --overwrite was given. The lock holds
+// while the returned object lives.
+std::unique_ptr<RunLock> claim_study_folder(const Args& a, const std::string& dir);
+// The flags to start a sub-run afresh in `dir`: with --overwrite when the
+// folder holds a run's files (a run the study's --overwrite replaces, or one
+// that a resumed study found without a checkpoint), since the study owns it.
+std::vector<std::string> fresh_run_args(std::vector<std::string> argv, const std::string& dir);
 
 // A number from a one-object JSON file (e.g. knn_init.json, wall_time.json),
 // or `missing` when the file or the key is not there.

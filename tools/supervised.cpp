@@ -127,6 +127,14 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
       d.val = data::subset_by_fraction(d.val, double(nval) / double(d.val->size()), uint64_t(args.integer("seed", 0)));
     if (args.str("crop-min") == "auto") args.set("crop-min", d.size <= 64 ? "0.8" : "0.08");
     const bool vit = args.str("arch").rfind("vit", 0) == 0;
+    // Clamped before the lr is scaled from it: the lr must follow the batch
+    // the optimiser sees, not the one asked for.
+    if (args.integer("batch-size", 1, 1 << 24) > d.train->size()) {
+      std::printf("note: --batch-size %lld is larger than the %lld training images; using batches of %lld%s\n",
+                  (long long)args.integer("batch-size", 1), (long long)d.train->size(), (long long)d.train->size(),
+                  args.str("lr") == "auto" ? " (and the lr for that batch)" : "");
+      args.set("batch-size", std::to_string(d.train->size()));
+    }
     const double B = double(args.integer("batch-size", 1));
     if (args.str("optimizer") == "auto") args.set("optimizer", vit ? "adamw" : "sgd");
     const std::string opt = args.str("optimizer");
@@ -142,13 +150,14 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   RunSetup run = setup_run(a, name, argv, resolve);
   const uint64_t seed = run.seed;
   ModelSpec spec = model_spec(a, d.size, d.channels, int64_t(d.classes.size()));
+  run.check_resumed_model(spec);
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
-  const std::string ckpt_path = run.dir->file("checkpoint.safetensors");
+  const std::string ckpt_path = run.file("checkpoint.safetensors");
   MOCO_CHECK(warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
 
-  std::printf("moco %s: %s\n  data: %s\n  run folder: %s\n", name.c_str(), spec.describe().c_str(),
-              d.describe().c_str(), run.dir->path().c_str());
+  std::printf("moco %s: %s\n  data: %s\n  %s\n  run folder: %s\n", name.c_str(), spec.describe().c_str(),
+              d.describe().c_str(), d.sources().c_str(), run.out.c_str());
 
   nn::manual_seed(seed);
   std::shared_ptr<nn::Module> model = make_backbone(spec);
@@ -221,13 +230,15 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     model->load_state_dict(c.model, true);
     opt->load_state_dict(c.optimizer);
     start_epoch = c.epoch();
-    run.dir->truncate_metrics(size_t(start_epoch));
-    for (auto& row : run.dir->read_metrics())
+  }
+  RunDir& dir = run.open();
+  d.write_skipped(dir);
+  if (!run.resume_from.empty()) {
+    dir.truncate_metrics(size_t(start_epoch));  // rows past the checkpoint go
+    for (auto& row : dir.read_metrics())
       for (auto& [k, v] : row)
         if (k == "val_top1") best = std::max(best, v);
     std::printf("  resumed from %s at epoch %lld\n", run.resume_from.c_str(), (long long)start_epoch);
-  } else {
-    run.dir->truncate_metrics(0);
   }
 
   nn::NamedTensors frozen_before;  // the sanity check of main_lincls.py
@@ -242,7 +253,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   po.std = d.norm.std;
   po.crop_min = a.real("crop-min", 0, 1);
   data::LoaderOptions lo;
-  lo.batch_size = std::min<int64_t>(B, d.train->size());
+  lo.batch_size = B;
   lo.num_workers = d.workers;
   lo.seed = seed;
   data::DataLoader loader(d.train, data::linear_train(po), lo);
@@ -297,6 +308,16 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
                 name.c_str(), (long long)epoch + 1, (long long)epochs, train_loss, train_top1, ev.loss, ev.top1, best,
                 opt->lr(), fmt_duration(secs).c_str(), ips);
     std::fflush(stdout);
+    // The row before the checkpoint: --resume drops a row the checkpoint lacks.
+    dir.append_metrics({{"epoch", double(epoch + 1)},
+                             {"lr", opt->lr()},
+                             {"train_loss", train_loss},
+                             {"train_top1", train_top1},
+                             {"val_loss", ev.loss},
+                             {"val_top1", ev.top1},
+                             {"best_val_top1", best},
+                             {"epoch_sec", secs},
+                             {"images_per_sec", ips}});
     Checkpoint c;
     c.model = model->state_dict();
     c.optimizer = opt->state_dict();
@@ -309,15 +330,6 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     c.meta["dataset"] = d.spec;
     c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
     save_checkpoint(ckpt_path, c);
-    run.dir->append_metrics({{"epoch", double(epoch + 1)},
-                             {"lr", opt->lr()},
-                             {"train_loss", train_loss},
-                             {"train_top1", train_top1},
-                             {"val_loss", ev.loss},
-                             {"val_top1", ev.top1},
-                             {"best_val_top1", best},
-                             {"epoch_sec", secs},
-                             {"images_per_sec", ips}});
   }
   if (linear && !frozen_before.empty()) {
     // main_lincls.py's sanity check: the frozen backbone did not change.
@@ -329,7 +341,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     }
     std::printf("linear: sanity check passed (the frozen backbone is unchanged)\n");
   }
-  std::printf("moco %s: best val top-1 %.2f%%; run folder %s\n", name.c_str(), best, run.dir->path().c_str());
+  std::printf("moco %s: best val top-1 %.2f%%; run folder %s\n", name.c_str(), best, dir.path().c_str());
   return 0;
 }
 

@@ -41,11 +41,6 @@ const AblateData& tiny() {
   return d;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
 bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
 double num(const nn::Json* j) {

@@ -36,11 +36,6 @@ const TinyData& tiny() {
 }
 
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
 // What `f` prints to stdout (the file descriptor, so printf from anywhere is caught).
 std::string capture_stdout(const std::function<void()>& f) {
   const std::string path = tiny().out("stdout.txt");
@@ -61,7 +56,7 @@ std::string capture_stdout(const std::function<void()>& f) {
     throw;
   }
   restore();
-  return read_text(path);
+  return slurp(path);
 }
 
 // `moco knn --json`'s knn_top1.
@@ -74,7 +69,7 @@ double knn_json(const std::vector<std::string>& args) {
   return j.find("knn_top1")->d;
 }
 
-nn::Json read_json(const std::string& path) { return nn::parse_json(read_text(path), path); }
+nn::Json read_json(const std::string& path) { return nn::parse_json(slurp(path), path); }
 
 const std::vector<std::string> kV2 = {"--moco-version", "v2", "--arch",    "resnet18", "--width",     "4",
                                       "--batch-size",   "16", "--moco-k",  "64",       "--bn-splits", "2",
@@ -98,7 +93,7 @@ TEST_CASE("inspect v2: the files, an 8 x 9 retrieval sheet with frames that matc
   const std::string dir = run + "/inspect";
   for (const char* f : {"retrieval.png", "inspect.md", "inspect.json"}) CHECK_MESSAGE(fs::is_regular_file(dir + "/" + f), f);
   if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) CHECK(fs::is_regular_file(dir + "/histograms.png"));
-  const std::string md = read_text(dir + "/inspect.md");
+  const std::string md = slurp(dir + "/inspect.md");
   CHECK(text.find(md) != std::string::npos);  // the report is printed too
   for (const char* s : {"## kNN", "kNN top-1 on the test split", "| positive | 16 |", "Negatives above their positive",
                         "## Queue", "64 keys of 128 dimensions", "Ages (training steps since a key was enqueued): "
@@ -182,7 +177,7 @@ TEST_CASE("inspect: v3 (no queue), a checkpoint without queue ages and one away 
                                    "--vit-heads", "2", "--patch-size", "4", "--moco-mlp-dim", "64", "--batch-size", "16",
                                    "--epochs", "1", "--warmup-epochs", "0", "--knn-every", "0", "--out", v3})) == 0);
   REQUIRE(inspect_command({v3, "--knn-k", "10", "--queries", "3", "--neighbours", "5"}) == 0);
-  const std::string md = read_text(v3 + "/inspect/inspect.md");
+  const std::string md = slurp(v3 + "/inspect/inspect.md");
   CHECK(md.find("MoCo v3 has no queue") != std::string::npos);
   CHECK(md.find("Ages") == std::string::npos);
   const nn::Json j = read_json(v3 + "/inspect/inspect.json");
@@ -206,7 +201,7 @@ TEST_CASE("inspect: v3 (no queue), a checkpoint without queue ages and one away 
   fs::create_directories(d.out("alone"));
   nn::save_safetensors(d.out("alone/old.safetensors"), kept, st.metadata);
   REQUIRE(inspect_command({d.out("alone/old.safetensors"), "--knn-k", "10"}) == 0);
-  const std::string old = read_text(d.out("alone/inspect/inspect.md"));
+  const std::string old = slurp(d.out("alone/inspect/inspect.md"));
   CHECK(old.find("has no `queue_age`") != std::string::npos);
   CHECK(old.find("No config.json beside the checkpoint") != std::string::npos);
   CHECK(read_json(d.out("alone/inspect/inspect.json")).find("queue_age_mean") == nullptr);

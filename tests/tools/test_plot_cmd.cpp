@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "test_util.h"
+#include "tiny_data.h"
 #include "tools/args.h"
 #include "tools/run_dir.h"
 #include "tools/run_plot.h"
@@ -13,13 +14,9 @@
 using namespace moco;
 using namespace moco::cli;
 namespace fs = std::filesystem;
+using namespace moco::test_data;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 std::string fresh_dir(const std::string& name) {
   const std::string dir = (fs::temp_directory_path() / ("moco_test_runlog_" + name)).string();
