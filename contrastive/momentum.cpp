@@ -39,15 +39,19 @@ void momentum_update(nn::Module& key, const nn::Module& query, double m) {
                "momentum_update: parameter {} differs: key '{}' {} {} vs query '{}' {} {}", i, kn,
                shape_str(k.shape()), dtype_name(k.dtype()), qn, shape_str(q.shape()), dtype_name(q.dtype()));
     if (k.same(q)) continue;
-    const bool fused = k.device().is_cpu() && q.device().is_cpu() && k.is_contiguous() && q.is_contiguous();
-    if (fused && k.dtype() == DType::f32) {
-      ema_cpu<float>(k, q, m);
-    } else if (fused && k.dtype() == DType::f64) {
-      ema_cpu<double>(k, q, m);
-    } else {
-      k.mul_(m);
-      k.add_(q, 1.0 - m);
-    }
+    ema_(k, q, m);
+  }
+}
+
+void ema_(const Tensor& k, const Tensor& q, double m) {
+  const bool fused = k.device().is_cpu() && q.device().is_cpu() && k.is_contiguous() && q.is_contiguous();
+  if (fused && k.dtype() == DType::f32) {
+    ema_cpu<float>(k, q, m);
+  } else if (fused && k.dtype() == DType::f64) {
+    ema_cpu<double>(k, q, m);
+  } else {
+    k.mul_(m);
+    k.add_(q, 1.0 - m);
   }
 }
 

@@ -25,6 +25,10 @@ std::shared_ptr<nn::Module> make_momentum_encoder(const nn::Module& query);
 // when the two modules' parameter names or shapes differ. No grad is recorded.
 void momentum_update(nn::Module& key, const nn::Module& query, double m);
 
+// k ← m·k + (1 − m)·q on one tensor, in place: a fused loop for contiguous
+// CPU tensors, composed in-place ops for any other (CUDA, strided views).
+void ema_(const Tensor& k, const Tensor& q, double m);
+
 // The momentum at a (fractional) epoch: constant m0 (v1/v2, and v3 without
 // --moco-m-cos), or MoCo v3's cosine increase from m0 to 1 over `epochs`:
 //     m = 1 − ½(1 + cos(π·epoch/epochs))·(1 − m0)      (per iteration, epoch + i/iters)
