@@ -274,7 +274,70 @@ ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_clas
   return s;
 }
 
+static std::shared_ptr<nn::Module> build_backbone(const ModelSpec& s);
+
 std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s) {
+  check_model_fits(s, 1, 0, "the model");  // a checkpoint's metadata can ask for any size
+  return build_backbone(s);
+}
+
+double count_parameters(const ModelSpec& s) {
+  double p[3];
+  for (int i = 0; i < 3; ++i) {
+    ModelSpec t = s;
+    if (s.is_vit()) {
+      t.dim = 4 * (i + 1);  // the 2-D sin-cos embedding needs a multiple of 4
+      t.heads = 1;
+    } else {
+      t.width = i + 1;
+    }
+    p[i] = double(build_backbone(t)->num_parameters(false));
+  }
+  const double x = s.is_vit() ? double(s.dim) / 4 : double(s.width);
+  const double a = (p[2] - 2 * p[1] + p[0]) / 2, b = p[1] - p[0] - 3 * a, c = p[0] - a - b;
+  return a * x * x + b * x + c;
+}
+
+// Bytes of activations a training step keeps for the backward, per image: a
+// rough upper estimate (a ResNet keeps ~30 feature maps of its stem's size;
+// a ViT ~20 token x dim tensors and the attention maps per block).
+static double activation_bytes_per_image(const ModelSpec& s) {
+  if (s.is_vit()) {
+    const double tokens = std::pow(double(s.img_size) / double(std::max<int64_t>(s.patch, 1)), 2) + 1;
+    return 4.0 * double(s.depth) * (20 * tokens * double(s.dim) + 3 * double(s.heads) * tokens * tokens);
+  }
+  const double side = double(s.img_size) / (s.small_stem ? 1 : 4);
+  const double deep = s.arch == "resnet50" ? 4 : s.arch == "resnet34" ? 2 : 1;
+  return 4.0 * 30 * deep * double(s.width) * side * side;
+}
+
+static double available_memory_bytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  while (f >> key >> kb) {
+    if (key == "MemAvailable:") return kb * 1024;
+    f.ignore(1 << 10, '\n');
+  }
+  return 0;  // unknown: no check
+}
+
+void check_model_fits(const ModelSpec& s, double copies, int64_t batch, const std::string& what) {
+  const double avail = available_memory_bytes();
+  if (avail <= 0) return;
+  const double params = count_parameters(s), weights = 4 * params * copies;
+  const double acts = double(batch) * activation_bytes_per_image(s), need = weights + acts;
+  const double gib = double(1ull << 30);
+  MOCO_USAGE_CHECK(need <= avail,
+                   "{} ({}) needs about {:.1f} GiB: {:.3g} parameters x 4 bytes x {:g} copies = {:.1f} GiB{}, but "
+                   "this machine has {:.1f} GiB available. Choose a smaller --width / --vit-dim / --vit-depth{}",
+                   what, s.describe(), need / gib, params, copies, weights / gib,
+                   batch > 0 ? fmt::format(" + activations of {} images ~{:.1f} GiB", batch, acts / gib)
+                             : std::string(),
+                   avail / gib, batch > 0 ? ", a smaller --batch-size or --image-size" : "");
+}
+
+static std::shared_ptr<nn::Module> build_backbone(const ModelSpec& s) {
   if (s.is_vit()) {
     nn::ViTConfig c = nn::ViTConfig::preset(s.arch);
     c.img_size = s.img_size;

@@ -80,6 +80,14 @@ struct ModelSpec {
 };
 ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_classes);
 std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s);
+// The backbone's parameter count without building it: a polynomial of
+// degree 2 in the ResNet's width or the ViT's dimension, fitted exactly from
+// three tiny builds.
+double count_parameters(const ModelSpec& s);
+// Refuses (a usage error with the numbers) a model whose weights, times
+// `copies` (gradients, optimiser state, a key encoder), plus the activations
+// of `batch` images would not fit in the memory the machine has available.
+void check_model_fits(const ModelSpec& s, double copies, int64_t batch, const std::string& what);
 // The pooled features before the head (ResNet / VisionTransformer).
 Tensor backbone_features(nn::Module& model, const Tensor& x);
 int64_t backbone_feature_width(const nn::Module& model);

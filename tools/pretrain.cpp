@@ -244,6 +244,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
   MOCO_CHECK(!v3 || warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
   const std::string ckpt_path = run.file("checkpoint.safetensors");
   MOCO_CHECK(d.train->size() >= B, "--batch-size {} is larger than the {} training images", B, d.train->size());
+  // Query and key encoders, gradients, up to two optimiser states; two views.
+  if (run.device.is_cpu()) check_model_fits(spec, 5, 2 * B, "MoCo pretraining");
 
   nn::manual_seed(seed);
   std::shared_ptr<contrastive::MoCo> model;

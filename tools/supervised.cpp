@@ -155,6 +155,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   const double lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const std::string ckpt_path = run.file("checkpoint.safetensors");
   MOCO_CHECK(warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
+  if (run.device.is_cpu()) check_model_fits(spec, 4, B, "training");  // weights, gradients, two optimiser states
 
   std::printf("moco %s: %s\n  data: %s\n  %s\n  run folder: %s\n", name.c_str(), spec.describe().c_str(),
               d.describe().c_str(), d.sources().c_str(), run.out.c_str());

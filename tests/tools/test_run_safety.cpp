@@ -203,3 +203,44 @@ TEST_CASE("checkpoint reader: overlapping tensors, overflowing shapes and a nega
   save_checkpoint(path, c);
   CHECK_THROWS_CONTAINS(load_checkpoint(path), "epoch 7 is past the run's 5 epochs");
 }
+
+TEST_CASE("a model too large for the machine is refused before it is built, with the numbers") {
+  // The parameter count without building: exact against a built model.
+  ModelSpec r;
+  r.arch = "resnet18";
+  r.width = 12;
+  r.in_chans = 1;
+  r.img_size = 16;
+  r.num_classes = 4;
+  CHECK(count_parameters(r) == doctest::Approx(double(make_backbone(r)->num_parameters(false))).epsilon(1e-12));
+  r.arch = "resnet50";
+  CHECK(count_parameters(r) == doctest::Approx(double(make_backbone(r)->num_parameters(false))).epsilon(1e-12));
+  ModelSpec v;
+  v.arch = "vit_tiny";
+  v.patch = 4;
+  v.dim = 48;
+  v.depth = 3;
+  v.heads = 3;
+  v.in_chans = 3;
+  v.img_size = 16;
+  v.num_classes = 0;
+  CHECK(count_parameters(v) == doctest::Approx(double(make_backbone(v)->num_parameters(false))).epsilon(1e-12));
+
+  r.width = 4096;  // ~48 G parameters
+  CHECK_THROWS_AS(make_backbone(r), UsageError);
+  CHECK_THROWS_CONTAINS(make_backbone(r), "GiB available. Choose a smaller --width");
+  const auto& d = tiny();
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train,
+                                           d.args({"--width", "4096", "--epochs", "1", "--out", d.out("huge")})),
+                        "needs about");
+  CHECK(folder_entries(d.out("huge")).empty());
+  // A small checkpoint whose metadata asks for that width.
+  Checkpoint c;
+  c.model = {{"conv1.weight", Tensor::zeros({2})}};
+  c.meta = r.to_meta();
+  c.meta["format"] = "moco.cpp checkpoint";
+  c.meta["kind"] = "supervised";
+  c.meta["command"] = "train";
+  save_checkpoint(d.out("huge.safetensors"), c);
+  CHECK_THROWS_CONTAINS(knn_command(d.args({"--pretrained", d.out("huge.safetensors")})), "needs about");
+}
