@@ -20,6 +20,7 @@
 #include "tools/pretrain.h"
 #include "tools/run_dir.h"
 #include "tools/study_budget.h"
+#include "tools/stop_signal.h"
 #include "tools/study_io.h"
 #include "tools/study_stats.h"
 
@@ -492,7 +493,13 @@ int ablate_command(const std::vector<std::string>& argv) {
                   w.symbol.c_str(), vr.value.label.c_str(), (long long)r.seed, command_line("pretrain", args).c_str());
       std::fflush(stdout);
       const auto t0 = Clock::now();
-      MOCO_CHECK(pretrain_command(args) == 0, "ablate: {} failed", command_line("pretrain", args));
+      const int rc = pretrain_command(args);
+      if (rc == stop_exit_code(SIGINT) || rc == stop_exit_code(SIGTERM)) {  // the run saved where it was
+        std::printf("moco ablate: stopped — continue the ablation with: moco ablate --resume %s\n",
+                    a.str("out").c_str());
+        return rc;
+      }
+      MOCO_CHECK(rc == 0, "ablate: {} failed", command_line("pretrain", args));
       r.seconds = before + std::chrono::duration<double>(Clock::now() - t0).count();
       write_file_atomic(r.dir + "/wall_time.json", fmt::format("{{\"seconds\": {:.3f}}}\n", r.seconds));
       r = read_run(r);

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "autograd/ops.h"
+#include "tools/stop_signal.h"
 #include "data/image_stats.h"
 #include "data/io.h"
 #include "nn/json.h"
@@ -553,6 +554,37 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   std::map<std::string, std::string> meta = c.meta;
   meta["format"] = "moco.cpp checkpoint";
   nn::save_safetensors(path, all, meta);
+}
+
+void PartialEpoch::to_meta(std::map<std::string, std::string>& meta) const {
+  if (step == 0) return;
+  meta["step_in_epoch"] = std::to_string(step);
+  for (auto& [k, v] : sums) meta["partial." + k] = fmt::format("{:.17g}", v);  // exact round trip
+}
+
+PartialEpoch PartialEpoch::from_meta(const std::map<std::string, std::string>& meta, int64_t steps_per_epoch) {
+  PartialEpoch p;
+  if (!meta.count("step_in_epoch")) return p;
+  p.step = meta_int(meta, "step_in_epoch", 0, steps_per_epoch - 1);
+  for (auto& [k, v] : meta) {
+    if (k.rfind("partial.", 0) != 0) continue;
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    MOCO_CHECK(!v.empty() && *end == 0, "checkpoint metadata '{}' is '{}', expected a number", k,
+               printable(v.substr(0, 40)));
+    p.sums[k.substr(8)] = x;
+  }
+  return p;
+}
+
+int stopped_run(const std::string& command, const std::string& dir, int64_t epoch, int64_t step, int64_t steps) {
+  const int sig = StopSignals::requested();
+  std::printf("\nmoco %s: stopped by %s at epoch %lld, step %lld of %lld, checkpoint saved — continue with: "
+              "moco %s --resume %s\n",
+              command.c_str(), sig == SIGTERM ? "SIGTERM" : "Ctrl-C", (long long)epoch, (long long)step,
+              (long long)steps, command.c_str(), dir.c_str());
+  std::fflush(stdout);
+  return stop_exit_code(sig);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -149,6 +149,19 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& c);  // atomic
 // Checks the epoch metadata and that every weight is finite.
 Checkpoint load_checkpoint(const std::string& path);
+// An epoch stopped part-way (Ctrl-C, SIGTERM): the batches it had done and the
+// running sums of its metrics row, kept in the checkpoint's metadata so that
+// --resume finishes the epoch from that batch with the row it would have had.
+struct PartialEpoch {
+  int64_t step = 0;  // batches done (0: a checkpoint at an epoch's end)
+  std::map<std::string, double> sums;
+  void to_meta(std::map<std::string, std::string>& meta) const;
+  static PartialEpoch from_meta(const std::map<std::string, std::string>& meta, int64_t steps_per_epoch);
+};
+// After a stop signal: prints where the run stopped and the command that
+// continues it; returns the exit status (130 for SIGINT, 143 for SIGTERM).
+int stopped_run(const std::string& command, const std::string& dir, int64_t epoch, int64_t step, int64_t steps);
+
 // Metadata KEY as a whole number in [lo, hi]; a clear error otherwise.
 int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t lo, int64_t hi);
 // "a `moco pretrain` run (MoCo v2, resnet18 ..., epoch 3 of 10)": what a checkpoint holds.

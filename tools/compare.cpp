@@ -17,6 +17,7 @@
 #include "tools/plot.h"
 #include "tools/pretrain.h"
 #include "tools/study_budget.h"
+#include "tools/stop_signal.h"
 #include "tools/study_io.h"
 #include "tools/study_stats.h"
 #include "tools/supervised.h"
@@ -449,6 +450,10 @@ int compare_command(const std::vector<std::string>& argv) {
         const int rc = sr->command == "pretrain"   ? pretrain_command(args)
                        : sr->command == "finetune" ? supervised_command(SupervisedMode::finetune, args)
                                                    : supervised_command(SupervisedMode::train, args);
+        if (rc == stop_exit_code(SIGINT) || rc == stop_exit_code(SIGTERM)) {  // the run saved where it was
+          std::printf("moco compare: stopped — continue the study with: moco compare --resume %s\n", out_dir.c_str());
+          return rc;
+        }
         MOCO_CHECK(rc == 0, "compare: {} failed", command_line(sr->command, args));
         const double secs = before + std::chrono::duration<double>(Clock::now() - t0).count();
         write_file_atomic(sr->dir + "/wall_time.json", fmt::format("{{\"seconds\": {:.3f}}}\n", secs));

@@ -18,6 +18,7 @@
 #include "tensor/backend.h"
 #include "tools/progress.h"
 #include "tools/run_plot.h"
+#include "tools/stop_signal.h"
 
 namespace moco::cli {
 
@@ -341,11 +342,13 @@ int pretrain_command(const std::vector<std::string>& argv) {
   };
 
   int64_t start_epoch = 0;
+  std::map<std::string, std::string> resumed_meta;
   if (!run.resume_from.empty()) {
     Checkpoint c = load_checkpoint(run.resume_from);
     model->load_checkpoint_state(c.model);
     opt->load_state_dict(c.optimizer);
     start_epoch = c.epoch();
+    resumed_meta = c.meta;
   }
   RunDir& dir = run.open();
   d.write_skipped(dir);
@@ -374,7 +377,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
   lo.seed = seed;
   data::DataLoader loader(d.train, pipe, lo);
   const int64_t iters = loader.batches_per_epoch();
-  dir.truncate_rows("steps", "step", double(start_epoch * iters));
+  const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta, iters);  // a run stopped mid-epoch
+  dir.truncate_rows("steps", "step", double(start_epoch * iters + resumed.step));
   const int64_t log_every = a.integer("log-every", 0);
   const std::vector<std::string> step_cols = step_columns(), epoch_cols = epoch_columns();
   bool plot_failed = false;
@@ -388,15 +392,43 @@ int pretrain_command(const std::vector<std::string>& argv) {
     }
   };
 
+  auto checkpoint_after = [&](int64_t epochs_done, const PartialEpoch& part, double knn_acc) {
+    Checkpoint c;
+    c.model = model->checkpoint_state();
+    c.optimizer = opt->state_dict();
+    c.meta = spec.to_meta();
+    c.meta["kind"] = "moco";
+    c.meta["moco_version"] = model->version();
+    c.meta["encoder_prefix"] = encoder_prefix;
+    c.meta["head"] = model->head_name();
+    c.meta["epoch"] = std::to_string(epochs_done);
+    c.meta["epochs"] = std::to_string(epochs);
+    c.meta["dataset"] = d.spec;
+    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
+    if (knn_acc >= 0) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
+    part.to_meta(c.meta);
+    save_checkpoint(ckpt_path, c);
+  };
+
+  StopSignals stop;
   double last_knn = -1;
   const int64_t end_epoch = last_epoch(a, start_epoch, epochs);
   for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
     model->train();
-    loader.start_epoch(epoch);
-    Progress bar(fmt::format("pretrain epoch {}/{}", epoch + 1, epochs), iters, B);
-    double loss_sum = 0, correct = 0, chance = 0;
+    const bool part_way = epoch == start_epoch && resumed.step > 0;
+    loader.start_epoch(epoch, part_way ? resumed.step : 0);
+    Progress bar(fmt::format("pretrain epoch {}/{}", epoch + 1, epochs), iters, B, part_way ? resumed.step : 0);
+    double loss_sum = 0, correct = 0, chance = 0, secs_before = 0;
     int64_t seen = 0, i = 0;
     std::map<std::string, std::pair<double, int64_t>> logged;  // name -> (sum, count) over this epoch's step rows
+    if (part_way) {
+      auto sum = [&](const std::string& k) { return resumed.sums.count(k) ? resumed.sums.at(k) : 0.0; };
+      loss_sum = sum("loss_sum"), correct = sum("correct"), chance = sum("chance"), secs_before = sum("seconds");
+      seen = int64_t(sum("seen")), i = resumed.step;
+      for (const std::string& k : kInternalNames)
+        if (resumed.sums.count("logged." + k + ".n"))
+          logged[k] = {sum("logged." + k), int64_t(sum("logged." + k + ".n"))};
+    }
     data::Batch b;
     while (loader.next(b)) {
       const double e = double(epoch) + double(i) / double(iters);
@@ -433,8 +465,17 @@ int pretrain_command(const std::vector<std::string>& argv) {
       seen += n;
       ++i;
       bar.step({{"loss", l}, {"lr", opt->lr()}, {"m", model->momentum()}, {"acc", 100.0 * correct / double(seen)}});
+      if (StopSignals::requested() && i < iters) {
+        PartialEpoch part;
+        part.step = i;
+        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"chance", chance}, {"seen", double(seen)},
+                     {"seconds", secs_before + bar.done()}};
+        for (auto& [k, v] : logged) part.sums["logged." + k] = v.first, part.sums["logged." + k + ".n"] = double(v.second);
+        checkpoint_after(epoch, part, -1);
+        return stopped_run("pretrain", dir.path(), epoch + 1, i, iters);
+      }
     }
-    const double secs = bar.done();
+    const double secs = secs_before + bar.done();
     const double ips = double(seen) / std::max(secs, 1e-9);
     const bool do_knn = knn_every > 0 && ((epoch + 1) % knn_every == 0 || epoch + 1 == epochs);
     double knn_acc = -1;  // written only when measured
@@ -457,21 +498,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
     // The row before the checkpoint: a kill between the two leaves a row that
     // --resume drops, never a checkpoint whose epoch has no row.
     dir.append_row("metrics", epoch_cols, row);
-    Checkpoint c;
-    c.model = model->checkpoint_state();
-    c.optimizer = opt->state_dict();
-    c.meta = spec.to_meta();
-    c.meta["kind"] = "moco";
-    c.meta["moco_version"] = model->version();
-    c.meta["encoder_prefix"] = encoder_prefix;
-    c.meta["head"] = model->head_name();
-    c.meta["epoch"] = std::to_string(epoch + 1);
-    c.meta["epochs"] = std::to_string(epochs);
-    c.meta["dataset"] = d.spec;
-    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
-    if (do_knn) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
-    save_checkpoint(ckpt_path, c);
+    checkpoint_after(epoch + 1, PartialEpoch{}, do_knn ? knn_acc : -1);
     refresh_plot();
+    if (StopSignals::requested() && epoch + 1 < end_epoch) return stopped_run("pretrain", dir.path(), epoch + 1, iters, iters);
   }
   write_pretrain_report(dir.path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
   std::printf("moco pretrain: done%s; checkpoint %s\n",

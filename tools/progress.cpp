@@ -8,13 +8,13 @@
 
 namespace moco::cli {
 
-Progress::Progress(std::string label, int64_t total_steps, int64_t items_per_step)
-    : label_(std::move(label)), total_(total_steps), items_per_step_(items_per_step),
+Progress::Progress(std::string label, int64_t total_steps, int64_t items_per_step, int64_t done)
+    : label_(std::move(label)), total_(total_steps), items_per_step_(items_per_step), count_(done), done_(done),
       start_(std::chrono::steady_clock::now()), last_draw_(start_), tty_(isatty(fileno(stderr)) != 0) {}
 
 double Progress::items_per_second() const {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  return s > 0 ? double(count_ * items_per_step_) / s : 0;
+  return s > 0 ? double((count_ - done_) * items_per_step_) / s : 0;
 }
 
 void Progress::step(const std::vector<std::pair<std::string, double>>& values) {
@@ -40,7 +40,7 @@ void Progress::draw(bool final) {
   std::string bar = std::string(size_t(filled), '#') + std::string(size_t(width - filled), '.');
   std::string vals;
   for (auto& [k, v] : values_) vals += fmt::format(" {} {:.4g}", k, v);
-  const double eta = count_ > 0 ? elapsed / double(count_) * double(total_ - count_) : 0;
+  const double eta = count_ > done_ ? elapsed / double(count_ - done_) * double(total_ - count_) : 0;
   std::string line = fmt::format("{} [{}] {}/{}{} | {:.1f} img/s | {} {}", label_, bar, count_, total_, vals,
                                  items_per_second(), final ? "took" : "ETA", hms(final ? elapsed : eta));
   if (tty_) {

@@ -12,7 +12,8 @@ namespace moco::cli {
 
 class Progress {
  public:
-  Progress(std::string label, int64_t total_steps, int64_t items_per_step);
+  // `done`: steps finished before this bar started (an epoch resumed mid-way).
+  Progress(std::string label, int64_t total_steps, int64_t items_per_step, int64_t done = 0);
   // Call after each step with the values to show, e.g. {{"loss", 4.1}, {"lr", 0.03}}.
   void step(const std::vector<std::pair<std::string, double>>& values);
   // Finishes the line; returns seconds since construction.
@@ -22,7 +23,7 @@ class Progress {
  private:
   void draw(bool final);
   std::string label_;
-  int64_t total_, items_per_step_, count_ = 0;
+  int64_t total_, items_per_step_, count_ = 0, done_ = 0;
   std::vector<std::pair<std::string, double>> values_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool tty_;

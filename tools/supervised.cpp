@@ -14,6 +14,7 @@
 #include "nn/state_dict.h"
 #include "optim/optim.h"
 #include "tools/progress.h"
+#include "tools/stop_signal.h"
 
 namespace moco::cli {
 
@@ -226,11 +227,13 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   // Resume.
   int64_t start_epoch = 0;
   double best = 0;
+  std::map<std::string, std::string> resumed_meta;
   if (!run.resume_from.empty()) {
     Checkpoint c = load_checkpoint(run.resume_from);
     model->load_state_dict(c.model, true);
     opt->load_state_dict(c.optimizer);
     start_epoch = c.epoch();
+    resumed_meta = c.meta;
   }
   RunDir& dir = run.open();
   d.write_skipped(dir);
@@ -259,16 +262,40 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   lo.seed = seed;
   data::DataLoader loader(d.train, data::linear_train(po), lo);
   const int64_t iters = loader.batches_per_epoch();
+  const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta, iters);  // a run stopped mid-epoch
+  auto checkpoint_after = [&](int64_t epochs_done, const PartialEpoch& part, double val_top1) {
+    Checkpoint c;
+    c.model = model->state_dict();
+    c.optimizer = opt->state_dict();
+    c.meta = spec.to_meta();
+    c.meta["kind"] = "supervised";
+    c.meta["command"] = name;
+    c.meta["epoch"] = std::to_string(epochs_done);
+    c.meta["epochs"] = std::to_string(epochs);
+    if (val_top1 >= 0) c.meta["val_top1"] = fmt::format("{:.4f}", val_top1);
+    c.meta["dataset"] = d.spec;
+    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
+    part.to_meta(c.meta);
+    save_checkpoint(ckpt_path, c);
+  };
 
+  StopSignals stop;
   const int64_t end_epoch = last_epoch(a, start_epoch, epochs);
   for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
     if (linear) model->eval();  // BN frozen: running statistics used, not updated
     else model->train();
     if (!per_iter) opt->set_lr(sched(double(epoch)));
-    loader.start_epoch(epoch);
-    Progress bar(fmt::format("{} epoch {}/{}", name, epoch + 1, epochs), iters, lo.batch_size);
-    double loss_sum = 0, correct = 0;
+    const bool part_way = epoch == start_epoch && resumed.step > 0;
+    loader.start_epoch(epoch, part_way ? resumed.step : 0);
+    Progress bar(fmt::format("{} epoch {}/{}", name, epoch + 1, epochs), iters, lo.batch_size,
+                 part_way ? resumed.step : 0);
+    double loss_sum = 0, correct = 0, secs_before = 0;
     int64_t seen = 0, i = 0;
+    if (part_way) {
+      auto sum = [&](const std::string& k) { return resumed.sums.count(k) ? resumed.sums.at(k) : 0.0; };
+      loss_sum = sum("loss_sum"), correct = sum("correct"), secs_before = sum("seconds");
+      seen = int64_t(sum("seen")), i = resumed.step;
+    }
     data::Batch b;
     while (loader.next(b)) {
       if (per_iter) opt->set_lr(sched(double(epoch) + double(i) / double(iters)));
@@ -297,8 +324,16 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
       seen += n;
       ++i;
       bar.step({{"loss", l}, {"lr", opt->lr()}, {"top1", 100.0 * correct / double(seen)}});
+      if (StopSignals::requested() && i < iters) {
+        PartialEpoch part;
+        part.step = i;
+        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"seen", double(seen)},
+                     {"seconds", secs_before + bar.done()}};
+        checkpoint_after(epoch, part, -1);
+        return stopped_run(name, dir.path(), epoch + 1, i, iters);
+      }
     }
-    const double secs = bar.done();
+    const double secs = secs_before + bar.done();
     const double ips = double(seen) / std::max(secs, 1e-9);
     EvalResult ev = evaluate_classifier(*model, d.val, d, run.device, a.integer("eval-batch-size", 1));
     best = std::max(best, ev.top1);
@@ -311,26 +346,16 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     std::fflush(stdout);
     // The row before the checkpoint: --resume drops a row the checkpoint lacks.
     dir.append_metrics({{"epoch", double(epoch + 1)},
-                             {"lr", opt->lr()},
-                             {"train_loss", train_loss},
-                             {"train_top1", train_top1},
-                             {"val_loss", ev.loss},
-                             {"val_top1", ev.top1},
-                             {"best_val_top1", best},
-                             {"epoch_sec", secs},
-                             {"images_per_sec", ips}});
-    Checkpoint c;
-    c.model = model->state_dict();
-    c.optimizer = opt->state_dict();
-    c.meta = spec.to_meta();
-    c.meta["kind"] = "supervised";
-    c.meta["command"] = name;
-    c.meta["epoch"] = std::to_string(epoch + 1);
-    c.meta["epochs"] = std::to_string(epochs);
-    c.meta["val_top1"] = fmt::format("{:.4f}", ev.top1);
-    c.meta["dataset"] = d.spec;
-    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
-    save_checkpoint(ckpt_path, c);
+                        {"lr", opt->lr()},
+                        {"train_loss", train_loss},
+                        {"train_top1", train_top1},
+                        {"val_loss", ev.loss},
+                        {"val_top1", ev.top1},
+                        {"best_val_top1", best},
+                        {"epoch_sec", secs},
+                        {"images_per_sec", ips}});
+    checkpoint_after(epoch + 1, PartialEpoch{}, ev.top1);
+    if (StopSignals::requested() && epoch + 1 < end_epoch) return stopped_run(name, dir.path(), epoch + 1, iters, iters);
   }
   if (linear && !frozen_before.empty()) {
     // main_lincls.py's sanity check: the frozen backbone did not change.

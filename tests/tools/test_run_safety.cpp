@@ -3,6 +3,7 @@
 // run without --overwrite, has one writer at a time, keeps every epoch's row,
 // and never holds or loads non-finite weights; checkpoints and switches that
 // do not parse are refused with a message that names them.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "tools/cli_common.h"
 #include "tools/pretrain.h"
 #include "tools/run_dir.h"
+#include "tools/stop_signal.h"
 #include "tools/supervised.h"
 
 using namespace moco;
@@ -243,4 +245,58 @@ TEST_CASE("a model too large for the machine is refused before it is built, with
   c.meta["command"] = "train";
   save_checkpoint(d.out("huge.safetensors"), c);
   CHECK_THROWS_CONTAINS(knn_command(d.args({"--pretrained", d.out("huge.safetensors")})), "needs about");
+}
+
+TEST_CASE("a stop signal ends the step, saves a mid-epoch checkpoint, and --resume finishes bit for bit") {
+  const auto& d = tiny();
+  {  // the handler is installed while a run lasts: a signal sets the request, the process lives
+    StopSignals s;
+    CHECK(StopSignals::requested() == 0);
+    ::raise(SIGTERM);
+    CHECK(StopSignals::requested() == SIGTERM);
+  }
+  const std::vector<std::string> pre = plus(kPre, {"--log-every", "1", "--data-fraction", "1"});
+  REQUIRE(pretrain_command(d.args(plus(pre, {"--out", d.out("sig_straight")}))) == 0);
+  // Stopped twice: in its first step, then (resumed) in the next; then finished.
+  const std::string r = d.out("sig_split");
+  StopSignals::request(SIGINT);  // a request before the loop holds until its first step
+  CHECK(pretrain_command(d.args(plus(pre, {"--out", r}))) == 130);
+  const Checkpoint mid = load_checkpoint(r);
+  CHECK(mid.epoch() == 0);
+  CHECK(mid.meta.at("step_in_epoch") == "1");
+  CHECK(RunDir(r).read_metrics().empty());
+  CHECK(RunDir(r).read_rows("steps").size() == 1);
+  StopSignals::request(SIGINT);
+  CHECK(pretrain_command({"--resume", r}) == 130);
+  CHECK(load_checkpoint(r).meta.at("step_in_epoch") == "2");
+  CHECK(StopSignals::requested() == 0);  // cleared when the run ends
+  REQUIRE(pretrain_command({"--resume", r}) == 0);
+  nn::SafeTensors x = nn::load_safetensors(d.out("sig_straight") + "/checkpoint.safetensors"),
+                  y = nn::load_safetensors(r + "/checkpoint.safetensors");
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    INFO(x.tensors[i].first);
+    CHECK_CLOSE(y.tensors[i].second, x.tensors[i].second, 0.0, 0.0);
+  }
+  CHECK_FALSE(y.metadata.count("step_in_epoch"));
+  auto col = [](const std::string& dir, const std::string& name) {
+    std::vector<double> v;
+    for (auto& row : RunDir(dir).read_metrics())
+      if (auto x = find_value(row, name)) v.push_back(*x);
+    return v;
+  };
+  CHECK(col(r, "loss") == col(d.out("sig_straight"), "loss"));
+  CHECK(col(r, "inst_top1") == col(d.out("sig_straight"), "inst_top1"));
+  CHECK(RunDir(r).read_rows("steps").size() == RunDir(d.out("sig_straight")).read_rows("steps").size());
+
+  // train the same way
+  const std::vector<std::string> sup = plus(kSup, {"--epochs", "2", "--batch-size", "8"});
+  REQUIRE(supervised_command(SupervisedMode::train, d.args(plus(sup, {"--out", d.out("sig_sup_straight")}))) == 0);
+  const std::string s = d.out("sig_sup_split");
+  StopSignals::request(SIGTERM);
+  CHECK(supervised_command(SupervisedMode::train, d.args(plus(sup, {"--out", s}))) == 143);
+  CHECK(load_checkpoint(s).meta.at("step_in_epoch") == "1");
+  REQUIRE(supervised_command(SupervisedMode::train, {"--resume", s}) == 0);
+  CHECK(col(s, "train_loss") == col(d.out("sig_sup_straight"), "train_loss"));
+  CHECK(col(s, "val_top1") == col(d.out("sig_sup_straight"), "val_top1"));
 }
