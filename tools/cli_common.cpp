@@ -11,6 +11,7 @@
 #include "tools/stop_signal.h"
 #include "data/image_stats.h"
 #include "data/io.h"
+#include "nn/init.h"
 #include "nn/json.h"
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"
@@ -283,6 +284,10 @@ std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s) {
 }
 
 double count_parameters(const ModelSpec& s) {
+  // The tiny builds draw initial weights: the generator goes back to where it
+  // was, so the model built next gets the weights its seed gives it.
+  Generator& gen = nn::init_generator();
+  const uint64_t seed = gen.seed(), offset = gen.offset();
   double p[3];
   for (int i = 0; i < 3; ++i) {
     ModelSpec t = s;
@@ -294,6 +299,7 @@ double count_parameters(const ModelSpec& s) {
     }
     p[i] = double(build_backbone(t)->num_parameters(false));
   }
+  gen.set_state(seed, offset);
   const double x = s.is_vit() ? double(s.dim) / 4 : double(s.width);
   const double a = (p[2] - 2 * p[1] + p[0]) / 2, b = p[1] - p[0] - 3 * a, c = p[0] - a - b;
   return a * x * x + b * x + c;

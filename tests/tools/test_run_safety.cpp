@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "nn/init.h"
 #include "nn/safetensors.h"
 #include "test_util.h"
 #include "tiny_data.h"
@@ -227,6 +228,13 @@ TEST_CASE("a model too large for the machine is refused before it is built, with
   v.img_size = 16;
   v.num_classes = 0;
   CHECK(count_parameters(v) == doctest::Approx(double(make_backbone(v)->num_parameters(false))).epsilon(1e-12));
+
+  // Counting draws no weights: a model built after it is the one its seed gives.
+  nn::manual_seed(5);
+  const Tensor first = make_backbone(r)->named_parameters()[0].second.clone();
+  nn::manual_seed(5);
+  (void)count_parameters(v);
+  CHECK_CLOSE(make_backbone(r)->named_parameters()[0].second, first, 0.0, 0.0);
 
   r.width = 4096;  // ~48 G parameters
   CHECK_THROWS_AS(make_backbone(r), UsageError);
