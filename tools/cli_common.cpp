@@ -83,7 +83,10 @@ data::DatasetPtr select_classes(data::DatasetPtr ds, const std::string& classes)
   for (auto& s : items) numeric = numeric && s.find_first_not_of("0123456789") == std::string::npos;
   if (numeric) {
     std::vector<int64_t> ids;
-    for (auto& s : items) ids.push_back(std::stoll(s));
+    for (auto& s : items) {
+      MOCO_USAGE_CHECK(s.size() <= 9, "--classes: '{}' is not a class number of this data set", s);
+      ids.push_back(std::stoll(s));
+    }
     return data::subset_by_classes(ds, ids);
   }
   return data::subset_by_class_names(ds, items);
@@ -209,10 +212,14 @@ std::map<std::string, std::string> ModelSpec::to_meta() const {
           {"stem_default_init", bool_str(stem_default_init)}};
 }
 
-int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t lo, int64_t hi) {
+std::string meta_str(const std::map<std::string, std::string>& meta, const std::string& key) {
   auto it = meta.find(key);
   MOCO_CHECK(it != meta.end(), "checkpoint metadata lacks '{}' (not written by moco.cpp?)", key);
-  const std::string& v = it->second;
+  return it->second;
+}
+
+int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t lo, int64_t hi) {
+  const std::string v = meta_str(meta, key);
   int64_t x = 0;
   bool ok = !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789") == std::string::npos;
   if (ok) x = std::stoll(v);
@@ -222,11 +229,7 @@ int64_t meta_int(const std::map<std::string, std::string>& meta, const std::stri
 }
 
 ModelSpec ModelSpec::from_meta(const std::map<std::string, std::string>& meta) {
-  auto get = [&](const char* k) {
-    auto it = meta.find(k);
-    MOCO_CHECK(it != meta.end(), "checkpoint metadata lacks '{}' (not written by moco.cpp?)", k);
-    return it->second;
-  };
+  auto get = [&](const char* k) { return meta_str(meta, k); };
   auto num = [&](const char* k) { return meta_int(meta, k, 0, int64_t(1) << 30); };
   ModelSpec s;
   s.arch = get("arch");
@@ -638,7 +641,7 @@ Pretrained load_pretrained(const std::string& path) {
   if (p.meta.count("format")) {
     const std::string kind = p.meta.count("kind") ? p.meta.at("kind") : "";
     if (kind == "moco") {
-      p.backbone = without_head(nn::strip_prefix(c.model, p.meta.at("encoder_prefix")), {p.meta.at("head")});
+      p.backbone = without_head(nn::strip_prefix(c.model, meta_str(p.meta, "encoder_prefix")), {meta_str(p.meta, "head")});
     } else {
       p.backbone = without_head(c.model, {ModelSpec::from_meta(p.meta).head()});
     }

@@ -162,6 +162,8 @@ struct PartialEpoch {
 // continues it; returns the exit status (130 for SIGINT, 143 for SIGTERM).
 int stopped_run(const std::string& command, const std::string& dir, int64_t epoch, int64_t step, int64_t steps);
 
+// Metadata KEY; a clear error when the checkpoint lacks it.
+std::string meta_str(const std::map<std::string, std::string>& meta, const std::string& key);
 // Metadata KEY as a whole number in [lo, hi]; a clear error otherwise.
 int64_t meta_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t lo, int64_t hi);
 // "a `moco pretrain` run (MoCo v2, resnet18 ..., epoch 3 of 10)": what a checkpoint holds.

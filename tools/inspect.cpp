@@ -137,7 +137,7 @@ int64_t tensor_dim(const Checkpoint& c, const std::string& name, int64_t d) {
 // the run's configuration when there is one.
 std::shared_ptr<contrastive::MoCo> rebuild_moco(const Checkpoint& c, const std::map<std::string, std::string>& cfg,
                                                 uint64_t seed) {
-  const std::string version = c.meta.at("moco_version");
+  const std::string version = meta_str(c.meta, "moco_version");
   ModelSpec spec = ModelSpec::from_meta(c.meta);
   std::shared_ptr<contrastive::MoCo> model;
   if (version == "v3") {
@@ -246,7 +246,7 @@ int inspect_command(const std::vector<std::string>& argv) {
                                            "RUN_OR_CHECKPOINT [options] (see --help)", positional.size());
   const std::string path = checkpoint_file(positional[0]);
   const Checkpoint ckpt = load_moco_checkpoint(path);
-  const std::string version = ckpt.meta.at("moco_version");
+  const std::string version = meta_str(ckpt.meta, "moco_version");
   const bool queue = version != "v3";
 
   // Data: the run's data set and classes (config.json), the model's input size (checkpoint).

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 
 #include "tensor/error.h"
 #include "tools/args.h"
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
     } catch (const moco::cli::UsageError& e) {
       std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
       return 2;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "moco %s: error: out of memory; a smaller --batch-size, --width, --vit-dim or "
+                           "--image-size needs less\n", name.c_str());
+      return 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
       return 1;

@@ -308,3 +308,15 @@ TEST_CASE("a stop signal ends the step, saves a mid-epoch checkpoint, and --resu
   CHECK(col(s, "train_loss") == col(d.out("sig_sup_straight"), "train_loss"));
   CHECK(col(s, "val_top1") == col(d.out("sig_sup_straight"), "val_top1"));
 }
+
+TEST_CASE("messages name the problem: a class number too long for stoll, metadata a checkpoint lacks") {
+  const auto& d = tiny();
+  CHECK_THROWS_CONTAINS(supervised_command(SupervisedMode::train,
+                                           d.args({"--classes", "99999999999999999999999", "--out", d.out("cls")})),
+                        "--classes: '99999999999999999999999' is not a class number");
+  Checkpoint c;
+  c.model = {{"w", Tensor::zeros({2})}};
+  c.meta = {{"format", "moco.cpp checkpoint"}, {"kind", "moco"}, {"arch", "resnet18"}};
+  save_checkpoint(d.out("nometa.safetensors"), c);
+  CHECK_THROWS_CONTAINS(load_pretrained(d.out("nometa.safetensors")), "checkpoint metadata lacks 'encoder_prefix'");
+}
