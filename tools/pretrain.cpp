@@ -356,7 +356,10 @@ int pretrain_command(const std::vector<std::string>& argv) {
     // Rows past the checkpoint (written before a kill that beat the checkpoint's
     // rename) go; steps.jsonl's once the steps per epoch are known.
     dir.truncate_metrics(size_t(start_epoch));
-    std::printf("  resumed from %s after epoch %lld\n", run.resume_from.c_str(), (long long)start_epoch);
+    std::printf("  resumed from %s after epoch %lld%s\n", run.resume_from.c_str(), (long long)start_epoch,
+                resumed_meta.count("step_in_epoch")
+                    ? fmt::format(" and step {} of epoch {}", resumed_meta.at("step_in_epoch"), start_epoch + 1).c_str()
+                    : "");
   } else {
     if (knn_every > 0 && a.on("knn-init")) {
       const double k0 = knn();

@@ -242,7 +242,10 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     for (auto& row : dir.read_metrics())
       for (auto& [k, v] : row)
         if (k == "val_top1") best = std::max(best, v);
-    std::printf("  resumed from %s at epoch %lld\n", run.resume_from.c_str(), (long long)start_epoch);
+    std::printf("  resumed from %s after epoch %lld%s\n", run.resume_from.c_str(), (long long)start_epoch,
+                resumed_meta.count("step_in_epoch")
+                    ? fmt::format(" and step {} of epoch {}", resumed_meta.at("step_in_epoch"), start_epoch + 1).c_str()
+                    : "");
   }
 
   nn::NamedTensors frozen_before;  // the sanity check of main_lincls.py
