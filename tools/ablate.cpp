@@ -291,10 +291,16 @@ std::string paper_vs_here(const What& w, const std::vector<ValueRuns>& vs, size_
         s += fmt::format(", {} vs {} over the first tenth of the steps", pct(e_off), pct(e_on));
       s += p_off > p_on ? " — higher without shuffling, as in the paper."
                         : " — **unlike the paper**, not higher without shuffling.";
-      s += fmt::format(" kNN top-1, off vs on: {} vs {} ({:+.2f} points", pct(k_off), pct(k_on), k_off - k_on);
+      const PairedDiff d = paired_difference(off->get(&RunResult::knn), on->get(&RunResult::knn));
+      s += fmt::format(" kNN top-1, off vs on: {} vs {} ({:+.2f} points, 95% CI [{:+.2f}, {:+.2f}]", pct(k_off),
+                       pct(k_on), k_off - k_on, d.lo, d.hi);
       s += below_in_every_seed(*off, *on) ? ", lower in every seed)" : ")";
-      s += k_off < k_on ? ": the representation is worse without shuffling, as in the paper."
-                        : ": **unlike the paper**, the representation is not worse without shuffling at this scale.";
+      // The verdict follows the interval, not the sign of the mean alone.
+      s += d.hi < 0    ? ": the representation is worse without shuffling, as in the paper."
+           : k_off < k_on ? fmt::format(": lower without shuffling on average, the paper's direction, but the interval "
+                                        "spans zero — not resolved with {}.",
+                                        seeds_txt)
+                          : ": **unlike the paper**, the representation is not worse without shuffling at this scale.";
     }
   }
   // The kNN monitor can fall during a short run (see README: two epochs of
