@@ -36,32 +36,9 @@ const TinyData& tiny() {
 }
 
 
-// What `f` prints to stdout (the file descriptor, so printf from anywhere is caught).
-std::string capture_stdout(const std::function<void()>& f) {
-  const std::string path = tiny().out("stdout.txt");
-  std::fflush(stdout);
-  const int saved = ::dup(1);
-  std::FILE* tmp = std::fopen(path.c_str(), "w");
-  ::dup2(::fileno(tmp), 1);
-  auto restore = [&] {
-    std::fflush(stdout);
-    ::dup2(saved, 1);
-    ::close(saved);
-    std::fclose(tmp);
-  };
-  try {
-    f();
-  } catch (...) {
-    restore();
-    throw;
-  }
-  restore();
-  return slurp(path);
-}
-
 // `moco knn --json`'s knn_top1.
 double knn_json(const std::vector<std::string>& args) {
-  const std::string text = capture_stdout([&] { REQUIRE(knn_command(plus(args, {"--json"})) == 0); });
+  const std::string text = capture_stdout(tiny().out("stdout.txt"), [&] { REQUIRE(knn_command(plus(args, {"--json"})) == 0); });
   const size_t brace = text.rfind("{\"checkpoint\"");
   REQUIRE(brace != std::string::npos);
   nn::Json j = nn::parse_json(text.substr(brace), "moco knn --json");
@@ -89,7 +66,7 @@ const std::string& v2_run() {
 
 TEST_CASE("inspect v2: the files, an 8 x 9 retrieval sheet with frames that match the report, the queue") {
   const std::string run = v2_run();
-  const std::string text = capture_stdout([&] { REQUIRE(inspect_command({run, "--knn-k", "10"}) == 0); });
+  const std::string text = capture_stdout(tiny().out("stdout.txt"), [&] { REQUIRE(inspect_command({run, "--knn-k", "10"}) == 0); });
   const std::string dir = run + "/inspect";
   for (const char* f : {"retrieval.png", "inspect.md", "inspect.json"}) CHECK_MESSAGE(fs::is_regular_file(dir + "/" + f), f);
   if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) CHECK(fs::is_regular_file(dir + "/histograms.png"));

@@ -163,6 +163,16 @@ TEST_CASE("switches take only switch values; a named data copy must exist") {
   CHECK_THROWS_AS(pretrain_command(d.args(plus(kPre, {"--mlp=maybe", "--out", d.out("sw")}))), UsageError);
   CHECK_THROWS_CONTAINS(pretrain_command(d.args(plus(kPre, {"--mlp=maybe", "--out", d.out("sw")}))),
                         "--mlp=maybe: a switch is 1/0");
+  // A flag the chosen recipe does not read is named, with why.
+  const std::string said = capture_stdout(d.out("stdout.txt"), [&] {
+    REQUIRE(pretrain_command(d.args({"--moco-version", "v3", "--arch", "resnet18", "--width", "4", "--batch-size",
+                                     "16", "--epochs", "1", "--knn-every", "0", "--moco-k", "64", "--mlp",
+                                     "--moco-mlp-dim", "32", "--data-fraction", "0.5", "--out", d.out("v3_k")})) == 0);
+  });
+  CHECK(said.find("warning: --moco-k is ignored by --moco-version v3 (MoCo v3 has no queue") != std::string::npos);
+  CHECK(said.find("warning: --mlp is ignored by --moco-version v3") != std::string::npos);
+  CHECK(said.find("--moco-mlp-dim is ignored") == std::string::npos);  // v3 reads it
+
   Args a("t", "");
   a.flag("cos", "");
   REQUIRE(a.parse({"--cos=off"}));

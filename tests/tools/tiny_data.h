@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -82,6 +84,29 @@ struct TinyData {
 inline std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// What `f` prints to stdout (the file descriptor, so printf from anywhere is
+// caught), through the file `scratch`.
+inline std::string capture_stdout(const std::string& scratch, const std::function<void()>& f) {
+  std::fflush(stdout);
+  const int saved = ::dup(1);
+  std::FILE* tmp = std::fopen(scratch.c_str(), "w");
+  ::dup2(::fileno(tmp), 1);
+  auto restore = [&] {
+    std::fflush(stdout);
+    ::dup2(saved, 1);
+    ::close(saved);
+    std::fclose(tmp);
+  };
+  try {
+    f();
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+  return slurp(scratch);
 }
 
 inline std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
