@@ -42,6 +42,7 @@ put("image", "rgb.bmp", pil_bytes(rgb, "BMP"))
 put("image", "rgb.ppm", pil_bytes(rgb, "PPM"))
 put("image", "gray.pgm", pil_bytes(rgb.convert("L"), "PPM"))
 put("image", "rgb.gif", pil_bytes(rgb.convert("P"), "GIF"))
+put("image", "rgb.tga", pil_bytes(rgb, "TGA"))  # starts with 0: the target names it .tga
 put("image", "cut.png", pil_bytes(rgb, "PNG")[:40])
 put("image", "cut.ppm", b"P6\n64 64\n255\n" + bytes(30))
 

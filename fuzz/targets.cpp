@@ -64,7 +64,10 @@ void touch(const data::Dataset& ds) {
 }
 
 void image(const uint8_t* data, size_t n) {
-  for (int channels : {0, 1, 3}) (void)data::decode_image(data, n, "fuzz.png", channels);
+  // TGA has no signature and is read only from a file named .tga; most TGA
+  // files start with a zero byte (no image ID), which no other format does.
+  const char* name = n > 0 && data[0] == 0 ? "fuzz.tga" : "fuzz.png";
+  for (int channels : {0, 1, 3}) (void)data::decode_image(data, n, name, channels);
 }
 
 void idx(const uint8_t* data, size_t n) {
