@@ -571,6 +571,18 @@ void PartialEpoch::to_meta(std::map<std::string, std::string>& meta) const {
   for (auto& [k, v] : sums) meta["partial." + k] = fmt::format("{:.17g}", v);  // exact round trip
 }
 
+double PartialEpoch::sum(const std::string& name) const {
+  auto it = sums.find(name);
+  return it == sums.end() ? 0.0 : it->second;
+}
+
+void print_resumed(const std::string& checkpoint, int64_t epoch, const std::map<std::string, std::string>& meta) {
+  std::printf("  resumed from %s after epoch %lld%s\n", checkpoint.c_str(), (long long)epoch,
+              meta.count("step_in_epoch")
+                  ? fmt::format(" and step {} of epoch {}", meta.at("step_in_epoch"), epoch + 1).c_str()
+                  : "");
+}
+
 PartialEpoch PartialEpoch::from_meta(const std::map<std::string, std::string>& meta, int64_t steps_per_epoch) {
   PartialEpoch p;
   if (!meta.count("step_in_epoch")) return p;

@@ -155,9 +155,12 @@ Checkpoint load_checkpoint(const std::string& path);
 struct PartialEpoch {
   int64_t step = 0;  // batches done (0: a checkpoint at an epoch's end)
   std::map<std::string, double> sums;
+  double sum(const std::string& name) const;  // 0 when not kept
   void to_meta(std::map<std::string, std::string>& meta) const;
   static PartialEpoch from_meta(const std::map<std::string, std::string>& meta, int64_t steps_per_epoch);
 };
+// "  resumed from FILE after epoch E[ and step S of epoch E+1]", from the checkpoint's metadata.
+void print_resumed(const std::string& checkpoint, int64_t epoch, const std::map<std::string, std::string>& meta);
 // After a stop signal: prints where the run stopped and the command that
 // continues it; returns the exit status (130 for SIGINT, 143 for SIGTERM).
 int stopped_run(const std::string& command, const std::string& dir, int64_t epoch, int64_t step, int64_t steps);

@@ -356,10 +356,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     // Rows past the checkpoint (written before a kill that beat the checkpoint's
     // rename) go; steps.jsonl's once the steps per epoch are known.
     dir.truncate_metrics(size_t(start_epoch));
-    std::printf("  resumed from %s after epoch %lld%s\n", run.resume_from.c_str(), (long long)start_epoch,
-                resumed_meta.count("step_in_epoch")
-                    ? fmt::format(" and step {} of epoch {}", resumed_meta.at("step_in_epoch"), start_epoch + 1).c_str()
-                    : "");
+    print_resumed(run.resume_from, start_epoch, resumed_meta);
   } else {
     if (knn_every > 0 && a.on("knn-init")) {
       const double k0 = knn();
@@ -425,12 +422,12 @@ int pretrain_command(const std::vector<std::string>& argv) {
     int64_t seen = 0, i = 0;
     std::map<std::string, std::pair<double, int64_t>> logged;  // name -> (sum, count) over this epoch's step rows
     if (part_way) {
-      auto sum = [&](const std::string& k) { return resumed.sums.count(k) ? resumed.sums.at(k) : 0.0; };
-      loss_sum = sum("loss_sum"), correct = sum("correct"), chance = sum("chance"), secs_before = sum("seconds");
-      seen = int64_t(sum("seen")), i = resumed.step;
+      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), chance = resumed.sum("chance");
+      secs_before = resumed.sum("seconds");
+      seen = int64_t(resumed.sum("seen")), i = resumed.step;
       for (const std::string& k : kInternalNames)
         if (resumed.sums.count("logged." + k + ".n"))
-          logged[k] = {sum("logged." + k), int64_t(sum("logged." + k + ".n"))};
+          logged[k] = {resumed.sum("logged." + k), int64_t(resumed.sum("logged." + k + ".n"))};
     }
     data::Batch b;
     while (loader.next(b)) {

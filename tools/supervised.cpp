@@ -242,10 +242,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     for (auto& row : dir.read_metrics())
       for (auto& [k, v] : row)
         if (k == "val_top1") best = std::max(best, v);
-    std::printf("  resumed from %s after epoch %lld%s\n", run.resume_from.c_str(), (long long)start_epoch,
-                resumed_meta.count("step_in_epoch")
-                    ? fmt::format(" and step {} of epoch {}", resumed_meta.at("step_in_epoch"), start_epoch + 1).c_str()
-                    : "");
+    print_resumed(run.resume_from, start_epoch, resumed_meta);
   }
 
   nn::NamedTensors frozen_before;  // the sanity check of main_lincls.py
@@ -295,9 +292,8 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     double loss_sum = 0, correct = 0, secs_before = 0;
     int64_t seen = 0, i = 0;
     if (part_way) {
-      auto sum = [&](const std::string& k) { return resumed.sums.count(k) ? resumed.sums.at(k) : 0.0; };
-      loss_sum = sum("loss_sum"), correct = sum("correct"), secs_before = sum("seconds");
-      seen = int64_t(sum("seen")), i = resumed.step;
+      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), secs_before = resumed.sum("seconds");
+      seen = int64_t(resumed.sum("seen")), i = resumed.step;
     }
     data::Batch b;
     while (loader.next(b)) {

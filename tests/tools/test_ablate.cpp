@@ -14,6 +14,7 @@
 #include "nn/json.h"
 #include "nn/state_dict.h"
 #include "test_util.h"
+#include "run_checks.h"
 #include "tiny_data.h"
 #include "tools/ablate.h"
 #include "tools/args.h"
@@ -47,13 +48,6 @@ double num(const nn::Json* j) {
   REQUIRE(j);
   REQUIRE((j->kind == nn::Json::Kind::number || j->kind == nn::Json::Kind::integer));
   return j->kind == nn::Json::Kind::integer ? double(j->i) : j->d;
-}
-
-std::vector<double> column(const std::string& dir, const std::string& name) {
-  std::vector<double> out;
-  for (auto& row : RunDir(dir).read_metrics())
-    if (auto v = find_value(row, name)) out.push_back(*v);
-  return out;
 }
 
 }  // namespace

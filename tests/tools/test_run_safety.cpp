@@ -15,6 +15,7 @@
 #include "nn/init.h"
 #include "nn/safetensors.h"
 #include "test_util.h"
+#include "run_checks.h"
 #include "tiny_data.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
@@ -289,22 +290,10 @@ TEST_CASE("a stop signal ends the step, saves a mid-epoch checkpoint, and --resu
   CHECK(load_checkpoint(r).meta.at("step_in_epoch") == "2");
   CHECK(StopSignals::requested() == 0);  // cleared when the run ends
   REQUIRE(pretrain_command({"--resume", r}) == 0);
-  nn::SafeTensors x = nn::load_safetensors(d.out("sig_straight") + "/checkpoint.safetensors"),
-                  y = nn::load_safetensors(r + "/checkpoint.safetensors");
-  REQUIRE(x.tensors.size() == y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    INFO(x.tensors[i].first);
-    CHECK_CLOSE(y.tensors[i].second, x.tensors[i].second, 0.0, 0.0);
-  }
-  CHECK_FALSE(y.metadata.count("step_in_epoch"));
-  auto col = [](const std::string& dir, const std::string& name) {
-    std::vector<double> v;
-    for (auto& row : RunDir(dir).read_metrics())
-      if (auto x = find_value(row, name)) v.push_back(*x);
-    return v;
-  };
-  CHECK(col(r, "loss") == col(d.out("sig_straight"), "loss"));
-  CHECK(col(r, "inst_top1") == col(d.out("sig_straight"), "inst_top1"));
+  check_same_checkpoint(d.out("sig_straight"), r);
+  CHECK_FALSE(load_checkpoint(r).meta.count("step_in_epoch"));
+  CHECK(column(r, "loss") == column(d.out("sig_straight"), "loss"));
+  CHECK(column(r, "inst_top1") == column(d.out("sig_straight"), "inst_top1"));
   CHECK(RunDir(r).read_rows("steps").size() == RunDir(d.out("sig_straight")).read_rows("steps").size());
 
   // train the same way
@@ -315,8 +304,8 @@ TEST_CASE("a stop signal ends the step, saves a mid-epoch checkpoint, and --resu
   CHECK(supervised_command(SupervisedMode::train, d.args(plus(sup, {"--out", s}))) == 143);
   CHECK(load_checkpoint(s).meta.at("step_in_epoch") == "1");
   REQUIRE(supervised_command(SupervisedMode::train, {"--resume", s}) == 0);
-  CHECK(col(s, "train_loss") == col(d.out("sig_sup_straight"), "train_loss"));
-  CHECK(col(s, "val_top1") == col(d.out("sig_sup_straight"), "val_top1"));
+  CHECK(column(s, "train_loss") == column(d.out("sig_sup_straight"), "train_loss"));
+  CHECK(column(s, "val_top1") == column(d.out("sig_sup_straight"), "val_top1"));
 }
 
 TEST_CASE("messages name the problem: a class number too long for stoll, metadata a checkpoint lacks") {

@@ -17,6 +17,7 @@
 #include "nn/safetensors.h"
 #include "nn/state_dict.h"
 #include "test_util.h"
+#include "run_checks.h"
 #include "tiny_data.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
@@ -35,27 +36,6 @@ namespace {
 const TinyData& tiny() {
   static TinyData d("train");
   return d;
-}
-
-
-// Every tensor of the two checkpoints (model, key encoder, queue, optimiser) bit-identical.
-void check_same_checkpoint(const std::string& a, const std::string& b) {
-  nn::SafeTensors x = nn::load_safetensors(checkpoint_file(a)), y = nn::load_safetensors(checkpoint_file(b));
-  REQUIRE(x.tensors.size() == y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    INFO("tensor " << x.tensors[i].first);
-    REQUIRE(x.tensors[i].first == y.tensors[i].first);
-    CHECK_CLOSE(x.tensors[i].second, y.tensors[i].second, 0.0, 0.0);
-  }
-  CHECK(x.metadata.at("epoch") == y.metadata.at("epoch"));
-}
-
-std::vector<double> column(const std::string& dir, const std::string& name) {
-  std::vector<double> out;
-  for (auto& row : RunDir(dir).read_metrics())
-    for (auto& [k, v] : row)
-      if (k == name) out.push_back(v);
-  return out;
 }
 
 const std::vector<std::string> kV2 = {"--moco-version", "v2", "--arch",    "resnet18", "--width",      "4",
