@@ -69,22 +69,28 @@ void read_at(const std::string& path, uint64_t offset, void* dst, size_t n) {
   ::close(fd);
 }
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+std::vector<uint8_t> read_maybe_gzip(const std::string& path, uint64_t max_bytes) {
   std::vector<uint8_t> raw = read_file(path);
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
   z_stream zs;
   std::memset(&zs, 0, sizeof zs);
   MOCO_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, "{}: zlib init failed", printable(path));
-  std::vector<uint8_t> out;
-  out.resize(raw.size() * 4 + 1024);
+  // zs.total_out restarts at each gzip member, so the output position is ours.
+  uint64_t produced = 0;
+  std::vector<uint8_t> out(size_t(std::min<uint64_t>(raw.size() * 4 + 1024, max_bytes + 1)));
   zs.next_in = raw.data();
   zs.avail_in = uInt(raw.size());
   int rc = Z_OK;
   while (true) {
-    if (zs.total_out == out.size()) out.resize(out.size() * 2);
-    zs.next_out = out.data() + zs.total_out;
-    zs.avail_out = uInt(out.size() - zs.total_out);
+    if (produced == out.size()) {
+      if (produced > max_bytes) break;
+      out.resize(size_t(std::min<uint64_t>(out.size() * 2, max_bytes + 1)));
+    }
+    zs.next_out = out.data() + produced;
+    zs.avail_out = uInt(std::min<uint64_t>(out.size() - produced, UINT32_MAX));
+    const uInt before = zs.avail_out;
     rc = inflate(&zs, Z_NO_FLUSH);
+    produced += before - zs.avail_out;
     if (rc == Z_STREAM_END) {
       // Concatenated gzip members (as `cat a.gz b.gz` makes) continue the stream.
       if (zs.avail_in > 0) {
@@ -97,8 +103,12 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
     if (rc != Z_OK && rc != Z_BUF_ERROR) break;
   }
   const std::string msg = zs.msg ? zs.msg : "";
-  out.resize(zs.total_out);
   inflateEnd(&zs);
+  MOCO_CHECK(produced <= max_bytes,
+             "{}: the gzip stream inflates to more than {} bytes ({} compressed bytes); moco refuses it as a "
+             "probable decompression bomb. Uncompress the file yourself (gunzip) if it is genuine",
+             printable(path), max_bytes, raw.size());
+  out.resize(size_t(produced));
   MOCO_CHECK(rc != Z_BUF_ERROR && rc != Z_OK, "{}: truncated gzip stream (ended after {} uncompressed bytes)",
              printable(path), out.size());
   MOCO_CHECK(rc == Z_STREAM_END, "{}: corrupt gzip data ({})", printable(path), msg.empty() ? "zlib error" : msg);

@@ -17,8 +17,12 @@ bool is_directory(const std::string& path);
 std::vector<uint8_t> read_file(const std::string& path);
 // Reads a file that may be gzip-compressed (detected by its magic bytes, not
 // its name) and returns the uncompressed bytes; a truncated or corrupt stream
-// is an error naming the file.
-std::vector<uint8_t> read_maybe_gzip(const std::string& path);
+// is an error naming the file. At most `max_bytes` are inflated, so that a
+// small file cannot claim gigabytes (deflate reaches ~1000:1; a 1 MB "bomb"
+// inflates to 1 GB); the largest IDX file moco reads (Fashion-MNIST train
+// images) is 47 MB.
+constexpr uint64_t kMaxGzipBytes = uint64_t(2) << 30;
+std::vector<uint8_t> read_maybe_gzip(const std::string& path, uint64_t max_bytes = kMaxGzipBytes);
 // Reads `n` bytes at `offset` (thread-safe, for on-demand access to large
 // files such as STL-10's unlabeled split).
 void read_at(const std::string& path, uint64_t offset, void* dst, size_t n);

@@ -87,6 +87,24 @@ TEST_CASE("IDX: plain and gzip files read the same; pixels and labels in place")
   }
 }
 
+TEST_CASE("gzip: concatenated members read as one stream; a stream inflating past the limit is refused") {
+  TempDir t;
+  const auto img = idx_images(40, 28, 28);
+  const size_t half = img.size() / 2;
+  write_gz(t / "a.gz", {img.begin(), img.begin() + long(half)});
+  write_gz(t / "b.gz", {img.begin() + long(half), img.end()});
+  auto joined = read_file(t / "a.gz");
+  const auto b = read_file(t / "b.gz");
+  joined.insert(joined.end(), b.begin(), b.end());  // what `cat a.gz b.gz` makes
+  write_bytes(t / "cat.gz", joined);
+  CHECK(read_maybe_gzip(t / "cat.gz") == img);
+  write_gz(t / "img.gz", img);
+  CHECK(read_maybe_gzip(t / "img.gz", img.size()) == img);  // exactly at the limit is fine
+  CHECK_ERROR_HAS(read_maybe_gzip(t / "img.gz", img.size() - 1), t / "img.gz", "decompression bomb",
+                  std::to_string(img.size() - 1));
+  CHECK_ERROR_HAS(read_maybe_gzip(t / "cat.gz", 1000), t / "cat.gz", "decompression bomb");
+}
+
 TEST_CASE("IDX: bad files give errors naming the file and the problem") {
   TempDir t;
   write_bytes(t / "lab", idx_labels(5));
