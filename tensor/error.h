@@ -30,7 +30,25 @@ template <class... Args>
   throw Error(fmt::format(f, std::forward<Args>(args)...));
 }
 
+// A configuration the user must change: a flag or setting that does not
+// parse, is out of range or does not fit the data. The `moco` command exits
+// with status 2 on it (1 on every other error), as command-line programs do
+// for usage errors.
+struct UsageError : Error {
+  using Error::Error;
+};
+
+template <class... Args>
+[[noreturn]] void usage_fail(fmt::format_string<Args...> f, Args&&... args) {
+  throw UsageError(fmt::format(f, std::forward<Args>(args)...));
+}
+
 }  // namespace moco
+
+#define MOCO_USAGE_CHECK(cond, ...)              \
+  do {                                           \
+    if (!(cond)) ::moco::usage_fail(__VA_ARGS__); \
+  } while (0)
 
 // MOCO_CHECK(cond, "op: got {} expected {}", a, b)
 #define MOCO_CHECK(cond, ...)          \

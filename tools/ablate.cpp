@@ -18,9 +18,9 @@
 #include "tools/cli_common.h"
 #include "tools/plot.h"
 #include "tools/pretrain.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 #include "tools/study_budget.h"
-#include "tools/stop_signal.h"
+#include "train/stop_signal.h"
 #include "tools/study_io.h"
 #include "tools/study_stats.h"
 

@@ -10,22 +10,10 @@
 
 namespace moco::cli {
 
-// A command line the user must change: a flag that does not parse, is out of
-// range or does not fit the data. `moco` exits with status 2 on it (1 on
-// every other error), as command-line programs do for usage errors.
-struct UsageError : Error {
-  using Error::Error;
-};
-
-template <class... A>
-[[noreturn]] void usage_fail(fmt::format_string<A...> f, A&&... args) {
-  throw UsageError(fmt::format(f, std::forward<A>(args)...));
-}
-
-#define MOCO_USAGE_CHECK(cond, ...)                  \
-  do {                                               \
-    if (!(cond)) ::moco::cli::usage_fail(__VA_ARGS__); \
-  } while (0)
+// Usage errors (moco::UsageError, MOCO_USAGE_CHECK: exit status 2) live in
+// tensor/error.h, so that the library can raise them too.
+using moco::UsageError;
+using moco::usage_fail;
 
 class Args {
  public:

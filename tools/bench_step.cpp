@@ -22,7 +22,7 @@
 #include "tensor/backend.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 namespace moco::cli {
 namespace {

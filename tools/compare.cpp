@@ -17,7 +17,7 @@
 #include "tools/plot.h"
 #include "tools/pretrain.h"
 #include "tools/study_budget.h"
-#include "tools/stop_signal.h"
+#include "train/stop_signal.h"
 #include "tools/study_io.h"
 #include "tools/study_stats.h"
 #include "tools/supervised.h"

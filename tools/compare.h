@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 namespace moco::cli {
+
+using namespace moco::train;
 
 int compare_command(const std::vector<std::string>& argv);
 

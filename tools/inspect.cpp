@@ -23,7 +23,7 @@
 #include "tools/cli_common.h"
 #include "tools/plot.h"
 #include "tools/progress.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 namespace moco::cli {
 

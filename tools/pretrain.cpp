@@ -18,7 +18,7 @@
 #include "tensor/backend.h"
 #include "tools/progress.h"
 #include "tools/run_plot.h"
-#include "tools/stop_signal.h"
+#include "train/stop_signal.h"
 
 namespace moco::cli {
 
@@ -351,7 +351,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
     resumed_meta = c.meta;
   }
   RunDir& dir = run.open();
-  d.write_skipped(dir);
+  if (const std::string f = d.write_skipped(dir); !f.empty())
+    std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", d.skipped_images.size(),
+                f.c_str());
   if (!run.resume_from.empty()) {
     // Rows past the checkpoint (written before a kill that beat the checkpoint's
     // rename) go; steps.jsonl's once the steps per epoch are known.

@@ -13,7 +13,7 @@
 #include "tools/args.h"
 #include "tools/cli_common.h"
 #include "tools/plot.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 namespace moco::cli {
 

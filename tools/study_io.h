@@ -9,9 +9,11 @@
 
 #include "tools/args.h"
 #include "tools/plot.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 namespace moco::cli {
+
+using namespace moco::train;
 
 // --resume DIR of a study: every flag not given again comes back from
 // DIR/config.json, and --out defaults to DIR. `kind` names the study in the

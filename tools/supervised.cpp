@@ -14,7 +14,7 @@
 #include "nn/state_dict.h"
 #include "optim/optim.h"
 #include "tools/progress.h"
-#include "tools/stop_signal.h"
+#include "train/stop_signal.h"
 
 namespace moco::cli {
 
@@ -236,7 +236,9 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     resumed_meta = c.meta;
   }
   RunDir& dir = run.open();
-  d.write_skipped(dir);
+  if (const std::string f = d.write_skipped(dir); !f.empty())
+    std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", d.skipped_images.size(),
+                f.c_str());
   if (!run.resume_from.empty()) {
     dir.truncate_metrics(size_t(start_epoch));  // rows past the checkpoint go
     for (auto& row : dir.read_metrics())

@@ -7,7 +7,7 @@
 #include "nn/safetensors.h"
 #include "test_util.h"
 #include "tools/cli_common.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 namespace moco::test_data {
 

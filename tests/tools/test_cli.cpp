@@ -5,10 +5,11 @@
 #include "tools/args.h"
 #include "tools/plot.h"
 #include "tools/progress.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 using namespace moco;
 using namespace moco::cli;
+using namespace moco::train;
 namespace fs = std::filesystem;
 
 static Args make_args() {

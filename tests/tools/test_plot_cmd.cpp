@@ -8,11 +8,12 @@
 #include "test_util.h"
 #include "tiny_data.h"
 #include "tools/args.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 #include "tools/run_plot.h"
 
 using namespace moco;
 using namespace moco::cli;
+using namespace moco::train;
 namespace fs = std::filesystem;
 using namespace moco::test_data;
 

@@ -1,4 +1,4 @@
-// The run folder's tables (tools/run_dir.h): missing values are empty CSV
+// The run folder's tables (train/run_dir.h): missing values are empty CSV
 // cells and absent JSON keys, older CSV headers widen, resume truncates.
 #include <cmath>
 #include <filesystem>
@@ -6,10 +6,10 @@
 
 #include "test_util.h"
 #include "tiny_data.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 using namespace moco;
-using namespace moco::cli;
+using namespace moco::train;
 namespace fs = std::filesystem;
 using namespace moco::test_data;
 

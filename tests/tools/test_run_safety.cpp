@@ -20,8 +20,8 @@
 #include "tools/args.h"
 #include "tools/cli_common.h"
 #include "tools/pretrain.h"
-#include "tools/run_dir.h"
-#include "tools/stop_signal.h"
+#include "train/run_dir.h"
+#include "train/stop_signal.h"
 #include "tools/supervised.h"
 
 using namespace moco;

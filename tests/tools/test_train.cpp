@@ -23,7 +23,7 @@
 #include "tools/cli_common.h"
 #include "tools/compare.h"
 #include "tools/pretrain.h"
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 #include "tools/supervised.h"
 
 using namespace moco;

@@ -1,4 +1,4 @@
-#include "tools/run_dir.h"
+#include "train/run_dir.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,9 +15,8 @@
 
 #include "nn/safetensors.h"
 #include "tensor/error.h"
-#include "tools/args.h"
 
-namespace moco::cli {
+namespace moco::train {
 
 namespace fs = std::filesystem;
 
@@ -264,4 +263,4 @@ void RunDir::truncate_rows(const std::string& table, const std::string& key, dou
   rewrite(table, keep, {});
 }
 
-}  // namespace moco::cli
+}  // namespace moco::train

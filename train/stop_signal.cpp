@@ -1,8 +1,8 @@
-#include "tools/stop_signal.h"
+#include "train/stop_signal.h"
 
 #include <atomic>
 
-namespace moco::cli {
+namespace moco::train {
 
 namespace {
 std::atomic<int> g_requested{0};
@@ -36,4 +36,4 @@ int StopSignals::requested() { return g_requested.load(); }
 
 void StopSignals::request(int sig) { on_stop_signal(sig); }
 
-}  // namespace moco::cli
+}  // namespace moco::train

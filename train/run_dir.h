@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace moco::cli {
+namespace moco::train {
 
 using MetricsRow = std::vector<std::pair<std::string, double>>;
 
@@ -78,4 +78,4 @@ std::optional<double> find_value(const MetricsRow& row, const std::string& name)
 void write_file_atomic(const std::string& path, const std::string& content);
 std::string json_escape(const std::string& s);
 
-}  // namespace moco::cli
+}  // namespace moco::train

@@ -6,7 +6,7 @@
 #pragma once
 #include <signal.h>
 
-namespace moco::cli {
+namespace moco::train {
 
 class StopSignals {
  public:
@@ -23,4 +23,4 @@ class StopSignals {
 
 inline int stop_exit_code(int sig) { return 128 + sig; }
 
-}  // namespace moco::cli
+}  // namespace moco::train
