@@ -435,12 +435,9 @@ int ablate_command(const std::vector<std::string>& argv) {
   const bool resume = !a.str("resume").empty();
   std::string ablate_command_line = command_line("ablate", argv);
   if (resume) {  // the report shows the command that started the ablation
-    std::ifstream f(out.file("config.json"));
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    const nn::Json cfg = nn::parse_json(text, out.file("config.json"));
-    const nn::Json* c = cfg.find("command");
-    if (c && c->kind == nn::Json::Kind::string && c->s.find("--resume") == std::string::npos)
-      ablate_command_line = c->s + "\n" + command_line("ablate", argv) + "   # resumed";
+    const std::string first = read_run_config(out.file("config.json")).command;
+    if (!first.empty() && first.find("--resume") == std::string::npos)
+      ablate_command_line = first + "\n" + command_line("ablate", argv) + "   # resumed";
   }
   const int64_t E = b.epochs;
   // About 100 rows of the step log a run, for the pretext-accuracy curves.
@@ -475,7 +472,7 @@ int ablate_command(const std::vector<std::string>& argv) {
     }
     runs.push_back(vr);
   }
-  out.write_config(a.values(), ablate_command_line.substr(0, ablate_command_line.find('\n')));
+  write_study_config(out, a, "ablate", ablate_command_line.substr(0, ablate_command_line.find('\n')));
   std::printf("moco ablate: %s (%s) over %s, %lld seed%s each; %lld steps a run (%lld epochs x %lld of batch %lld) "
               "over %lld images\n",
               w.symbol.c_str(), w.title.c_str(), a.str("values").c_str(), (long long)seeds, seeds == 1 ? "" : "s",

@@ -149,6 +149,15 @@ void Args::print_help() const {
   }
 }
 
+void Args::set_from_run(const std::string& name, const std::string& value) {
+  set(name, value);
+  opts_.at(name).from_run = true;
+}
+
+bool Args::from_run(const std::string& name) const { return get(name).from_run; }
+
+bool Args::is_switch(const std::string& name) const { return get(name).is_flag; }
+
 std::map<std::string, std::string> Args::values() const {
   std::map<std::string, std::string> m;
   for (auto& [k, o] : opts_) m[k] = o.value;

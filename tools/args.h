@@ -38,6 +38,11 @@ class Args {
   // Changes a value after parsing (resolved defaults, a resumed run's
   // configuration) without marking it as given on the command line.
   void set(const std::string& name, const std::string& value);
+  // As set(), for a value that comes from a run's config.json (--resume,
+  // --config): a preset must not override it, as it would a default.
+  void set_from_run(const std::string& name, const std::string& value);
+  bool from_run(const std::string& name) const;
+  bool is_switch(const std::string& name) const;
   std::vector<int64_t> int_list(const std::string& name) const;  // "1,2,3"
   void print_help() const;
   // name -> value of every option, for writing the resolved configuration.
@@ -46,7 +51,7 @@ class Args {
  private:
   struct Opt {
     std::string def, help, value;
-    bool is_flag = false, given = false;
+    bool is_flag = false, given = false, from_run = false;
   };
   const Opt& get(const std::string& name) const;
   static bool switch_value(const std::string& name, const std::string& value);

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "data/io.h"
-#include "nn/json.h"
 #include "nn/models/vit.h"
 #include "nn/safetensors.h"
 #include "tensor/backend.h"
@@ -116,6 +115,8 @@ void add_run_flags(Args& a, const std::string& default_out) {
   a.opt("seed", "0", "seed of the weights, data order, augmentations and shuffles")
       .opt("out", default_out, "run folder: config.json, metrics.jsonl/csv, checkpoint.safetensors")
       .opt("resume", "", "continue a run from its checkpoint (file or run folder); flags not given are the run's")
+      .opt("config", "", "run the configuration of another run again: its config.json (or its folder); flags "
+                         "given beside it override its values")
       .flag("overwrite", "start a new run in an --out that holds one, replacing its checkpoint and metrics")
       .opt("threads", "0", "CPU threads (0: OMP_NUM_THREADS or all cores)")
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
@@ -151,9 +152,20 @@ static std::string occupied_message(const std::string& out, const std::vector<st
                      out, fmt::join(entries, ", "), out);
 }
 
+namespace {
+
+// Flags a run's config.json never lends to another invocation: where it
+// writes, how it was started, when it stops.
+bool never_taken_back(const std::string& k) {
+  return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite";
+}
+
+}  // namespace
+
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve) {
   RunSetup r;
+  r.kind = command;
   std::string original_command;
   r.overwrite = a.on("overwrite");
   if (!a.str("resume").empty()) {
@@ -179,20 +191,34 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
     if (!a.given("out")) a.set("out", dir.empty() ? "." : dir);
     const std::string cfg = (fs::path(dir.empty() ? "." : dir) / "config.json").string();
     if (fs::is_regular_file(cfg)) {
-      std::ifstream f(cfg);
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      nn::Json j = nn::parse_json(text, cfg);
-      for (auto& [k, v] : j.members) {
-        if (k == "command" && v.kind == nn::Json::Kind::string) original_command = v.s;
-        if (k != "command" && k != "out" && k != "resume" && k != "stop-after" && k != "overwrite" && a.has(k) &&
-            !a.given(k) && v.kind == nn::Json::Kind::string)
-          a.set(k, v.s);
-      }
+      const RunConfig c = read_run_config(cfg);
+      original_command = c.command;
+      // The same run on the same machine: its threads and device come back too.
+      for (const auto* m : {&c.flags, &c.machine})
+        for (auto& [k, v] : *m)
+          if (!never_taken_back(k) && a.has(k) && !a.given(k)) a.set_from_run(k, v);
     }
     std::error_code ec;
     r.in_place = fs::equivalent(a.str("out"), dir.empty() ? "." : dir, ec);
     MOCO_USAGE_CHECK(!(r.in_place && r.overwrite),
                      "--overwrite with --resume {} would delete the run it continues: give one of them", a.str("resume"));
+  } else if (a.has("config") && !a.str("config").empty()) {
+    // Another run's configuration, to run it again: flags given override it.
+    const std::string path = fs::is_directory(a.str("config")) ? (fs::path(a.str("config")) / "config.json").string()
+                                                               : a.str("config");
+    MOCO_USAGE_CHECK(fs::is_regular_file(path), "--config: no file at {}", path);
+    const RunConfig c = read_run_config(path);
+    MOCO_USAGE_CHECK(c.kind.empty() || c.kind == command,
+                     "--config {}: the configuration of a `moco {}` run, not of `moco {}`", path, c.kind, command);
+    for (auto& [k, v] : c.flags) {
+      if (never_taken_back(k)) continue;
+      if (!a.has(k)) {
+        std::printf("warning: --config %s: '%s' is not a flag of moco %s; ignored\n", path.c_str(),
+                    printable(k).c_str(), command.c_str());
+        continue;
+      }
+      if (!a.given(k)) a.set_from_run(k, v);
+    }
   }
   r.out = a.str("out");
   MOCO_USAGE_CHECK(!r.out.empty(), "--out must name a folder");
@@ -209,11 +235,35 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   if (!r.device.is_cpu()) (void)backend_for(r.device);  // throws a clear error without CUDA or a GPU
   r.seed = uint64_t(a.integer("seed", 0));
   // A resumed run keeps the command that started it; the latest resume is noted beside it.
-  r.config = a.values();
-  r.config.erase("overwrite");
-  if (!original_command.empty()) r.config["resumed_with"] = command_line(command, argv);
-  r.command_text = original_command.empty() ? command_line(command, argv) : original_command;
+  for (auto& [k, v] : a.values()) {
+    if (k == "threads" || k == "device") continue;
+    if (k == "overwrite" || k == "config") continue;
+    r.config.flags[k] = v;
+    if (a.is_switch(k)) r.config.switches.insert(k);
+  }
+  r.config.machine = {{"threads", std::to_string(threads > 0 ? threads : get_num_threads())}, {"device", a.str("device")}};
+  if (!original_command.empty()) r.config.resumed_with = command_line(command, argv);
+  r.config.command = original_command.empty() ? command_line(command, argv) : original_command;
+  r.config.kind = command;
   return r;
+}
+
+void RunSetup::record_resolved(const ModelSpec& spec, const DataSetup& d) {
+  auto put = [&](const char* flag, const std::string& v) {
+    if (config.flags.count(flag)) config.flags[flag] = v;
+  };
+  put("image-size", std::to_string(d.size));
+  put("channels", std::to_string(d.channels));
+  if (spec.is_vit()) {
+    put("patch-size", std::to_string(spec.patch));
+    put("vit-depth", std::to_string(spec.depth));
+    put("vit-dim", std::to_string(spec.dim));
+    put("vit-heads", std::to_string(spec.heads));
+    for (const char* f : {"width", "stem"}) config.flags.erase(f);  // a ResNet's
+  } else {
+    put("stem", spec.small_stem ? "small" : "imagenet");
+    for (const char* f : {"patch-size", "vit-depth", "vit-dim", "vit-heads"}) config.flags.erase(f);  // a ViT's
+  }
 }
 
 void RunSetup::check_resumed_model(const ModelSpec& spec) const {
@@ -243,7 +293,7 @@ RunDir& RunSetup::open() {
   }
   remove_stale_temp_files(out);
   dir = std::make_unique<RunDir>(out);
-  dir->write_config(config, command_text);
+  write_run_config(dir->file("config.json"), config);
   return *dir;
 }
 

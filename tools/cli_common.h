@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
 #include "train/model_spec.h"
+#include "train/run_config.h"
 #include "train/run_dir.h"
 
 namespace moco::cli {
@@ -43,7 +44,7 @@ void add_model_flags(Args& a);
 
 ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_classes);
 // -------------------------------------------------------------- run flags
-// --seed --out --resume --overwrite --threads --device --stop-after
+// --seed --out --resume --config --overwrite --threads --device --stop-after
 void add_run_flags(Args& a, const std::string& default_out);
 // The epoch this invocation stops after: --epochs, or earlier with --stop-after.
 int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs);
@@ -63,13 +64,16 @@ struct RunSetup {
   // The model the flags ask for against the one the resumed checkpoint holds:
   // a difference is a usage error that names both.
   void check_resumed_model(const ModelSpec& spec) const;
+  // The values the model and data resolved (image size, channels, stem, ViT
+  // sizes) replace the flags' placeholders ("auto", "0") in config.json.
+  void record_resolved(const ModelSpec& spec, const DataSetup& d);
   // Locks the folder (a second writer is refused), clears what --overwrite
   // replaces and the temporary files of a writer that was killed, and writes
   // config.json.
   RunDir& open();
 
-  std::map<std::string, std::string> config;  // for config.json
-  std::string command_text;
+  RunConfig config;  // for config.json
+  std::string kind;  // the command
   bool overwrite = false, in_place = false;  // in_place: resuming into the checkpoint's own folder
   std::unique_ptr<RunLock> lock;
 };
@@ -79,7 +83,8 @@ struct RunSetup {
 // (unless --out is given) and every flag not given on this command line is
 // taken from the run's config.json, so `--resume DIR` alone continues the
 // run; flags given (e.g. a larger --epochs) override. A new run's --out must
-// be empty, unless --overwrite. `resolve` (optional) then fills derived
+// be empty, unless --overwrite. With --config FILE, the flags not given take
+// that run's values (its machine settings excepted). `resolve` (optional) then fills derived
 // defaults; open() writes the resolved configuration to config.json.
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve = {});

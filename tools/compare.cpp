@@ -321,12 +321,9 @@ int compare_command(const std::vector<std::string>& argv) {
   const bool resume = !a.str("resume").empty();
   std::string study_command = command_line("compare", argv);
   if (resume) {  // the report shows the command that started the study, and this one
-    std::ifstream f(out.file("config.json"));
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    const nn::Json cfg = nn::parse_json(text, out.file("config.json"));
-    const nn::Json* c = cfg.find("command");
-    if (c && c->kind == nn::Json::Kind::string && c->s.find("--resume") == std::string::npos)
-      study_command = c->s + "\n" + command_line("compare", argv) + "   # resumed";
+    const std::string first = read_run_config(out.file("config.json")).command;
+    if (!first.empty() && first.find("--resume") == std::string::npos)
+      study_command = first + "\n" + command_line("compare", argv) + "   # resumed";
   }
   std::vector<std::string> common = {"--dataset", a.str("dataset"), "--classes", a.str("classes"), "--workers",
                                      a.str("workers"), "--threads", a.str("threads"), "--device", a.str("device")};
@@ -419,7 +416,7 @@ int compare_command(const std::vector<std::string>& argv) {
     }
     models.push_back(m);
   }
-  out.write_config(a.values(), study_command.substr(0, study_command.find('\n')));
+  write_study_config(out, a, "compare", study_command.substr(0, study_command.find('\n')));
   std::printf("moco compare: preset %s, %lld seed%s, models %s\n  fine-tuning: %s\n", a.str("preset").c_str(),
               (long long)seeds, seeds == 1 ? "" : "s", a.str("models").c_str(), budget_text(ft).c_str());
   for (auto& m : models)

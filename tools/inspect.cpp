@@ -95,12 +95,7 @@ std::map<std::string, std::string> run_config(const std::string& checkpoint) {
   const fs::path dir = fs::path(checkpoint).parent_path();
   const std::string path = ((dir.empty() ? fs::path(".") : dir) / "config.json").string();
   if (!fs::is_regular_file(path)) return out;
-  std::ifstream f(path);
-  const std::string text((std::istreambuf_iterator<char>(f)), {});
-  nn::Json j = nn::parse_json(text, path);
-  for (auto& [k, v] : j.members)
-    if (v.kind == nn::Json::Kind::string) out[k] = v.s;
-  return out;
+  return train::read_run_config(path).flags;
 }
 
 std::string get(const std::map<std::string, std::string>& m, const std::string& k, const std::string& def = "") {

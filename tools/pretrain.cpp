@@ -186,18 +186,17 @@ int pretrain_command(const std::vector<std::string>& argv) {
     auto def = [&](const char* name, const std::string& value) {
       if (args.str(name) == "auto") args.set(name, value);
     };
-    // A resumed run's switches come back from its config.json as it resolved
-    // them: a preset must not turn on again what the run turned off (--mlp=0).
-    const bool resumed = !args.str("resume").empty();
+    // A resumed (or --config) run's switches come back from its config.json as
+    // it resolved them: a preset must not turn on again what the run turned off (--mlp=0).
     auto on = [&](const char* name, bool value) {
-      if (!args.given(name) && !resumed && value) args.set(name, "1");
+      if (!args.given(name) && !args.from_run(name) && value) args.set(name, "1");
     };
     on("mlp", v == "v2" && !demo);
     on("aug-plus", v == "v2" && !demo);
     // The demo sets cos=True for its v1 recipe, and the other small-image
     // defaults follow the demo, so v1 on small images does too.
     on("cos", v == "v2" || (v == "v1" && small) || demo);
-    if (demo && !args.given("knn-features") && !resumed) args.set("knn-features", "head");
+    if (demo && !args.given("knn-features") && !args.from_run("knn-features")) args.set("knn-features", "head");
     on("moco-m-cos", v3);
     on("stop-grad-conv1", v3 && vit);
     def("moco-dim", v3 ? "256" : "128");
@@ -239,6 +238,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   const bool demo = a.str("recipe") == "cifar-demo";
   spec.stem_default_init = demo && !spec.is_vit() && spec.small_stem;
   run.check_resumed_model(spec);
+  run.record_resolved(spec, d);
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double base_lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const double lr = v3 ? base_lr * double(B) / 256 : base_lr;

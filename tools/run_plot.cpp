@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "nn/json.h"
+#include "train/run_config.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
 #include "tools/plot.h"
@@ -37,9 +38,11 @@ std::map<std::string, std::string> read_config(const std::string& dir) {
   std::map<std::string, std::string> out;
   const std::string path = (fs::path(dir) / "config.json").string();
   if (!fs::is_regular_file(path)) return out;
-  nn::Json j = nn::parse_json(read_text(path), path);
-  for (auto& [k, v] : j.members)
-    if (v.kind == nn::Json::Kind::string) out[k] = v.s;
+  const RunConfig c = read_run_config(path);
+  out = c.flags;
+  for (auto& [k, v] : c.machine) out[k] = v;
+  out["command"] = c.command;
+  if (!c.resumed_with.empty()) out["resumed_with"] = c.resumed_with;
   return out;
 }
 

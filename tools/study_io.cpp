@@ -19,12 +19,27 @@ void resume_study_flags(Args& a, const std::string& kind) {
   MOCO_USAGE_CHECK(std::filesystem::is_regular_file(dir + "/config.json"),
                    "--resume {}: not a{} {} folder (no config.json)", dir,
                    kind.find_first_of("aeiou") == 0 ? "n" : "", kind);
-  std::ifstream f(dir + "/config.json");
-  std::string text((std::istreambuf_iterator<char>(f)), {});
-  nn::Json j = nn::parse_json(text, dir + "/config.json");
-  for (auto& [k, v] : j.members)
-    if (k != "command" && k != "resume" && k != "overwrite" && a.has(k) && !a.given(k) && v.kind == nn::Json::Kind::string) a.set(k, v.s);
+  const RunConfig c = read_run_config(dir + "/config.json");
+  for (const auto* m : {&c.flags, &c.machine})
+    for (auto& [k, v] : *m)
+      if (k != "resume" && k != "overwrite" && a.has(k) && !a.given(k)) a.set_from_run(k, v);
   if (!a.given("out")) a.set("out", dir);
+}
+
+void write_study_config(const RunDir& dir, const Args& a, const std::string& kind, const std::string& command) {
+  RunConfig c;
+  c.kind = kind;
+  c.command = command;
+  for (auto& [k, v] : a.values()) {
+    if (k == "overwrite") continue;
+    if (k == "threads" || k == "device") {
+      c.machine[k] = v;
+      continue;
+    }
+    c.flags[k] = v;
+    if (a.is_switch(k)) c.switches.insert(k);
+  }
+  write_run_config(dir.file("config.json"), c);
 }
 
 std::unique_ptr<RunLock> claim_study_folder(const Args& a, const std::string& dir) {

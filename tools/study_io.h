@@ -9,6 +9,7 @@
 
 #include "tools/args.h"
 #include "tools/plot.h"
+#include "train/run_config.h"
 #include "train/run_dir.h"
 
 namespace moco::cli {
@@ -19,6 +20,10 @@ using namespace moco::train;
 // DIR/config.json, and --out defaults to DIR. `kind` names the study in the
 // message when DIR is not one ("compare", "ablation").
 void resume_study_flags(Args& a, const std::string& kind);
+
+// DIR/config.json of a study: its flags (typed), `command` (the command line
+// that started it) and the machine's threads and device.
+void write_study_config(const RunDir& dir, const Args& a, const std::string& kind, const std::string& command);
 
 // The study's folder for this process: locked (one study per folder), and
 // empty unless the study is resumed or --overwrite was given. The lock holds

@@ -152,6 +152,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   const uint64_t seed = run.seed;
   ModelSpec spec = model_spec(a, d.size, d.channels, int64_t(d.classes.size()));
   run.check_resumed_model(spec);
+  run.record_resolved(spec, d);
   const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
   const double lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const std::string ckpt_path = run.file("checkpoint.safetensors");

@@ -112,12 +112,6 @@ RunDir::RunDir(const std::string& path) : path_(path) {
   MOCO_CHECK(!ec && fs::is_directory(path), "cannot create run folder {}: {}", path, ec.message());
 }
 
-void RunDir::write_config(const std::map<std::string, std::string>& config, const std::string& command) const {
-  std::string s = "{\n  \"command\": \"" + json_escape(command) + "\"";
-  for (auto& [k, v] : config) s += ",\n  \"" + json_escape(k) + "\": \"" + json_escape(v) + "\"";
-  write_file_atomic(file("config.json"), s + "\n}\n");
-}
-
 namespace {
 
 bool has_name(const std::vector<std::string>& names, const std::string& n) {

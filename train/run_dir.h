@@ -1,4 +1,4 @@
-// A run folder: the resolved configuration (config.json) and tables of
+// A run folder: the resolved configuration (config.json, train/run_config.h) and tables of
 // named numbers, each kept twice: TABLE.jsonl (one JSON object per line) and
 // TABLE.csv (a header line, then one line per row). `moco pretrain` writes
 // "metrics" (one row per epoch) and "steps" (one row every --log-every
@@ -21,7 +21,6 @@ class RunDir {
   explicit RunDir(const std::string& path);  // creates it (and parents)
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
-  void write_config(const std::map<std::string, std::string>& config, const std::string& command) const;
   // Appends a row to the "metrics" table; its CSV columns are those of the
   // file's header, or of the first row of a new file (see append_row).
   void append_metrics(const MetricsRow& row) const;

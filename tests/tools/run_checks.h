@@ -7,6 +7,7 @@
 #include "nn/safetensors.h"
 #include "test_util.h"
 #include "tools/cli_common.h"
+#include "train/run_config.h"
 #include "train/run_dir.h"
 
 namespace moco::test_data {
@@ -20,6 +21,13 @@ inline std::vector<double> column(const std::string& dir, const std::string& nam
 }
 
 // Every tensor of the two checkpoints (model, key encoder, queue, optimiser) bit-identical, the same epoch.
+// The value of `flag` in DIR/config.json, as the command line spells it ("" when absent).
+inline std::string config_flag(const std::string& dir, const std::string& flag) {
+  const train::RunConfig c = train::read_run_config(dir + "/config.json");
+  auto it = c.flags.find(flag);
+  return it == c.flags.end() ? std::string() : it->second;
+}
+
 inline void check_same_checkpoint(const std::string& a, const std::string& b) {
   nn::SafeTensors x = nn::load_safetensors(cli::checkpoint_file(a)), y = nn::load_safetensors(cli::checkpoint_file(b));
   REQUIRE(x.tensors.size() == y.tensors.size());

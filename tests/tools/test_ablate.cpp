@@ -68,13 +68,13 @@ TEST_CASE("ablate --what m: a run per value and seed, table.md, summary.json fro
     CHECK(RunDir(dir).read_rows("steps").size() == 8);  // --log-every 1 for 8 steps
   }
   // The ablated flag reached the runs; the rest is the recipe.
-  const std::string cfg0 = slurp(out + "/m_0/seed0/config.json");
-  CHECK(cfg0.find("\"moco-m\": \"0\"") != std::string::npos);
-  CHECK(cfg0.find("\"mlp\": \"0\"") != std::string::npos);
-  CHECK(cfg0.find("\"moco-t\": \"0.1\"") != std::string::npos);
-  CHECK(cfg0.find("\"bn-splits\": \"2\"") != std::string::npos);
-  CHECK(cfg0.find("\"shuffle-bn\": \"1\"") != std::string::npos);
-  CHECK(slurp(out + "/m_0.99/seed0/config.json").find("\"moco-m\": \"0.99\"") != std::string::npos);
+  const std::string cfg0 = out + "/m_0/seed0";
+  CHECK(config_flag(cfg0, "moco-m") == "0");
+  CHECK(config_flag(cfg0, "mlp") == "0");
+  CHECK(config_flag(cfg0, "moco-t") == "0.1");
+  CHECK(config_flag(cfg0, "bn-splits") == "2");
+  CHECK(config_flag(cfg0, "shuffle-bn") == "1");
+  CHECK(config_flag(out + "/m_0.99/seed0", "moco-m") == "0.99");
   // Same seed, same start: the kNN at init agrees, the training does not.
   CHECK(column(out + "/m_0/seed0", "loss") != column(out + "/m_0.99/seed0", "loss"));
   CHECK(slurp(out + "/m_0/seed0/knn_init.json") == slurp(out + "/m_0.99/seed0/knn_init.json"));
@@ -143,8 +143,8 @@ TEST_CASE("ablate --what shuffle-bn: the off run keeps the batch order; --what K
   const auto& d = tiny();
   const std::string out = d.out("ablate_sbn");
   REQUIRE(ablate_command(d.args({"--what", "shuffle-bn", "--seeds", "1", "--moco-k", "32", "--out", out})) == 0);
-  CHECK(slurp(out + "/shuffle-bn_off/seed0/config.json").find("\"shuffle-bn\": \"0\"") != std::string::npos);
-  CHECK(slurp(out + "/shuffle-bn_on/seed0/config.json").find("\"shuffle-bn\": \"1\"") != std::string::npos);
+  CHECK(config_flag(out + "/shuffle-bn_off/seed0", "shuffle-bn") == "0");
+  CHECK(config_flag(out + "/shuffle-bn_on/seed0", "shuffle-bn") == "1");
   CHECK(column(out + "/shuffle-bn_off/seed0", "loss") != column(out + "/shuffle-bn_on/seed0", "loss"));
   nn::Json j = nn::parse_json(slurp(out + "/summary.json"), "summary.json");
   CHECK(j.find("reference")->s == "on");
@@ -155,7 +155,7 @@ TEST_CASE("ablate --what shuffle-bn: the off run keeps the batch order; --what K
   const std::string outk = d.out("ablate_k");
   REQUIRE(ablate_command(d.args({"--what", "K", "--values", "48,16", "--seeds", "1", "--out", outk})) == 0);
   CHECK(nn::find_tensor(load_checkpoint(outk + "/K_48/seed0").model, "queue").shape() == Shape{128, 48});
-  CHECK(slurp(outk + "/K_16/seed0/config.json").find("\"moco-k\": \"16\"") != std::string::npos);
+  CHECK(config_flag(outk + "/K_16/seed0", "moco-k") == "16");
   if (have_gnuplot()) {
     const std::string gp = slurp(outk + "/plot.png.gp");
     CHECK(gp.find("set logscale x") != std::string::npos);

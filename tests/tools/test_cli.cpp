@@ -1,10 +1,12 @@
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "test_util.h"
 #include "tools/args.h"
 #include "tools/plot.h"
 #include "tools/progress.h"
+#include "train/run_config.h"
 #include "train/run_dir.h"
 
 using namespace moco;
@@ -52,11 +54,47 @@ TEST_CASE("run folder: config, metrics jsonl + csv, read back, truncate") {
   const std::string dir = (fs::temp_directory_path() / "moco_test_rundir").string();
   fs::remove_all(dir);
   RunDir run(dir + "/nested/run");
-  run.write_config({{"lr", "0.03"}, {"note", "a \"quoted\" value"}}, "pretrain");
+  RunConfig c;
+  c.kind = "pretrain";
+  c.command = "moco pretrain --lr 0.03";
+  c.flags = {{"lr", "0.03"}, {"note", "a \"quoted\" value"}, {"moco-k", "4096"}, {"mlp", "0"}, {"classes", "007"},
+             {"schedule", "120,160"}, {"wd", "1e-4"}};
+  c.switches = {"mlp"};
+  c.machine = {{"threads", "2"}, {"device", "cpu"}};
+  write_run_config(run.file("config.json"), c);
   std::ifstream cfg(run.file("config.json"));
   std::string text((std::istreambuf_iterator<char>(cfg)), {});
-  CHECK(text.find("\"lr\": \"0.03\"") != std::string::npos);
+  // Typed: numbers as numbers, switches as booleans, the rest as strings.
+  CHECK(text.find("\"lr\": 0.03") != std::string::npos);
+  CHECK(text.find("\"moco-k\": 4096") != std::string::npos);
+  CHECK(text.find("\"mlp\": false") != std::string::npos);
+  CHECK(text.find("\"classes\": \"007\"") != std::string::npos);
+  CHECK(text.find("\"schedule\": \"120,160\"") != std::string::npos);
   CHECK(text.find("a \\\"quoted\\\" value") != std::string::npos);
+  CHECK(text.find("\"commit\": ") != std::string::npos);
+  CHECK(text.find("\"started\": \"20") != std::string::npos);
+  // ... and read back as the command line spells the values.
+  RunConfig back = read_run_config(run.file("config.json"));
+  CHECK(back.kind == "pretrain");
+  CHECK(back.command == c.command);
+  CHECK(back.flags.at("lr") == "0.03");
+  CHECK(back.flags.at("wd") == "0.0001");
+  CHECK(back.flags.at("moco-k") == "4096");
+  CHECK(back.flags.at("mlp") == "0");
+  CHECK(back.flags.at("classes") == "007");
+  CHECK(back.flags.at("note") == "a \"quoted\" value");
+  CHECK(back.switches == std::set<std::string>{"mlp"});
+  CHECK(back.machine.at("threads") == "2");
+  // A config.json of an older version (every value a string, at the top level) still reads.
+  write_file_atomic(run.file("old.json"), "{\"command\": \"moco train\", \"lr\": \"0.1\", \"cos\": \"1\"}");
+  RunConfig old = read_run_config(run.file("old.json"));
+  CHECK(old.command == "moco train");
+  CHECK(old.flags.at("lr") == "0.1");
+  CHECK(old.flags.at("cos") == "1");
+  write_file_atomic(run.file("bad.json"), "{\"flags\": [1, 2]}");
+  CHECK_THROWS_CONTAINS(read_run_config(run.file("bad.json")), "\"flags\" must be an object");
+  write_file_atomic(run.file("broken.json"), "{\"flags\": ");
+  CHECK_THROWS_CONTAINS(read_run_config(run.file("broken.json")), "not a JSON run configuration");
   run.append_metrics({{"epoch", 1}, {"loss", 4.5}});
   run.append_metrics({{"epoch", 2}, {"loss", 3.25}});
   auto rows = run.read_metrics();
