@@ -17,6 +17,7 @@
 #include "tools/args.h"
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
+#include "train/metrics.h"
 #include "train/model_spec.h"
 #include "train/run_config.h"
 #include "train/run_dir.h"
