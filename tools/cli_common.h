@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
 #include "train/metrics.h"
+#include "train/optimizer.h"
 #include "train/model_spec.h"
 #include "train/run_config.h"
 #include "train/run_dir.h"

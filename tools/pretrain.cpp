@@ -286,38 +286,25 @@ int pretrain_command(const std::vector<std::string>& argv) {
               model->version().c_str(), spec.describe().c_str(), d.describe().c_str(), d.sources().c_str(),
               (long long)model->num_parameters(true), run.out.c_str());
 
-  std::unique_ptr<optim::Optimizer> opt;
-  {
-    optim::ParamGroup g = optim::make_group(model->named_parameters(), true);
-    const std::string kind = a.str("optimizer");
-    if (kind == "sgd") {
-      optim::SGDConfig c;
-      c.lr = lr;
-      c.momentum = a.real("momentum", 0, 1);
-      c.weight_decay = wd;
-      opt = std::make_unique<optim::SGD>(std::vector<optim::ParamGroup>{g}, c);
-    } else if (kind == "lars") {
-      optim::LARSConfig c;
-      c.lr = lr;
-      c.momentum = a.real("momentum", 0, 1);
-      c.weight_decay = wd;
-      opt = std::make_unique<optim::LARS>(std::vector<optim::ParamGroup>{g}, c);
-    } else {
-      optim::AdamWConfig c;
-      c.lr = lr;
-      c.weight_decay = wd;
-      opt = std::make_unique<optim::AdamW>(std::vector<optim::ParamGroup>{g}, c);
-    }
+  OptimizerChoice oc;
+  oc.kind = a.str("optimizer");
+  oc.lr = lr;
+  oc.momentum = a.real("momentum", 0, 1);
+  oc.weight_decay = wd;
+  std::unique_ptr<optim::Optimizer> opt = make_optimizer(oc, model->named_parameters());
+  LrPlan lr_plan;
+  lr_plan.schedule.base_lr = lr;
+  lr_plan.schedule.epochs = double(epochs);
+  if (v3) {  // per iteration: linear warm-up, then cosine
+    lr_plan.per_iteration = true;
+    lr_plan.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
+    lr_plan.schedule.warmup_epochs = warmup;
+  } else {
+    // main_moco.py counts epochs from 0; the demo from 1, so its last epoch runs at lr 0.
+    lr_plan.epoch_offset = demo ? 1 : 0;
+    lr_plan.schedule.kind = a.on("cos") ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
+    for (int64_t m : a.int_list("schedule")) lr_plan.schedule.milestones.push_back(double(m));
   }
-  std::vector<double> milestones;
-  for (int64_t m : a.int_list("schedule")) milestones.push_back(double(m));
-  // main_moco.py counts epochs from 0; the demo from 1, so its last epoch runs at lr 0.
-  const double epoch_base = demo ? 1 : 0;
-  auto lr_at = [&](double e) {
-    if (v3) return optim::warmup_cosine_lr(lr, e, warmup, double(epochs));
-    return a.on("cos") ? optim::cosine_lr(lr, std::floor(e) + epoch_base, double(epochs))
-                       : optim::step_lr(lr, std::floor(e) + epoch_base, milestones);
-  };
   contrastive::MomentumSchedule msched{a.real("moco-m", 0, 1), v3 && a.on("moco-m-cos"), double(epochs)};
 
   // The kNN monitor: the whole train split of the chosen classes is the bank.
@@ -434,7 +421,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     data::Batch b;
     while (loader.next(b)) {
       const double e = double(epoch) + double(i) / double(iters);
-      opt->set_lr(lr_at(e));
+      opt->set_lr(lr_plan.at(epoch, i, iters));
       model->set_momentum(msched(e));
       Tensor x1 = to_device(b.views[0], run.device), x2 = to_device(b.views[1], run.device);
       contrastive::MoCoOutput out = model->forward_views(x1, x2);

@@ -185,44 +185,24 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   }
   model->to(run.device);
 
-  // Optimiser over the trainable parameters.
-  std::unique_ptr<optim::Optimizer> opt;
-  {
-    const std::string kind = a.str("optimizer");
-    nn::NamedTensors named = model->named_parameters();
-    optim::ParamGroup g = optim::make_group(named, true);
-    MOCO_CHECK(!g.params.empty(), "moco {}: nothing to train", name);
-    if (kind == "sgd") {
-      optim::SGDConfig c;
-      c.lr = lr;
-      c.momentum = a.real("momentum", 0, 1);
-      c.weight_decay = wd;
-      opt = std::make_unique<optim::SGD>(std::vector<optim::ParamGroup>{g}, c);
-    } else if (kind == "adamw") {
-      optim::AdamWConfig c;
-      c.lr = lr;
-      c.weight_decay = wd;
-      opt = std::make_unique<optim::AdamW>(std::vector<optim::ParamGroup>{g}, c);
-    } else {
-      optim::LARSConfig c;
-      c.lr = lr;
-      c.weight_decay = wd;
-      c.momentum = a.real("momentum", 0, 1);
-      opt = std::make_unique<optim::LARS>(std::vector<optim::ParamGroup>{g}, c);
-    }
-  }
-  optim::LrSchedule sched;
-  sched.base_lr = lr;
-  sched.epochs = double(epochs);
-  sched.warmup_epochs = warmup;
-  const bool per_iter = warmup > 0;
-  if (per_iter) {
-    sched.kind = optim::LrSchedule::Kind::warmup_cosine;
+  OptimizerChoice oc;
+  oc.kind = a.str("optimizer");
+  oc.lr = lr;
+  oc.momentum = a.real("momentum", 0, 1);
+  oc.weight_decay = wd;
+  std::unique_ptr<optim::Optimizer> opt = make_optimizer(oc, model->named_parameters());
+  LrPlan lr_plan;
+  lr_plan.schedule.base_lr = lr;
+  lr_plan.schedule.epochs = double(epochs);
+  lr_plan.schedule.warmup_epochs = warmup;
+  lr_plan.per_iteration = warmup > 0;
+  if (lr_plan.per_iteration) {
+    lr_plan.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
   } else if (a.on("cos")) {
-    sched.kind = optim::LrSchedule::Kind::cosine;
+    lr_plan.schedule.kind = optim::LrSchedule::Kind::cosine;
   } else {
-    sched.kind = optim::LrSchedule::Kind::step;
-    for (int64_t m : a.int_list("schedule")) sched.milestones.push_back(double(m));
+    lr_plan.schedule.kind = optim::LrSchedule::Kind::step;
+    for (int64_t m : a.int_list("schedule")) lr_plan.schedule.milestones.push_back(double(m));
   }
 
   // Resume.
@@ -287,7 +267,6 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
     if (linear) model->eval();  // BN frozen: running statistics used, not updated
     else model->train();
-    if (!per_iter) opt->set_lr(sched(double(epoch)));
     const bool part_way = epoch == start_epoch && resumed.step > 0;
     loader.start_epoch(epoch, part_way ? resumed.step : 0);
     Progress bar(fmt::format("{} epoch {}/{}", name, epoch + 1, epochs), iters, lo.batch_size,
@@ -300,7 +279,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     }
     data::Batch b;
     while (loader.next(b)) {
-      if (per_iter) opt->set_lr(sched(double(epoch) + double(i) / double(iters)));
+      opt->set_lr(lr_plan.at(epoch, i, iters));
       Tensor x = to_device(b.views[0], run.device), y = to_device(b.labels, run.device);
       Tensor logits;
       if (linear) {
