@@ -306,14 +306,13 @@ void print_resumed(const std::string& checkpoint, int64_t epoch, const std::map<
                   : "");
 }
 
-int stopped_run(const std::string& command, const std::string& dir, int64_t epoch, int64_t step, int64_t steps) {
-  const int sig = StopSignals::requested();
+int stopped_run(const std::string& command, const std::string& dir, const RunEnd& end) {
   std::printf("\nmoco %s: stopped by %s at epoch %lld, step %lld of %lld, checkpoint saved — continue with: "
               "moco %s --resume %s\n",
-              command.c_str(), sig == SIGTERM ? "SIGTERM" : "Ctrl-C", (long long)epoch, (long long)step,
-              (long long)steps, command.c_str(), dir.c_str());
+              command.c_str(), end.signal == SIGTERM ? "SIGTERM" : "Ctrl-C", (long long)end.epoch, (long long)end.step,
+              (long long)end.steps, command.c_str(), dir.c_str());
   std::fflush(stdout);
-  return stop_exit_code(sig);
+  return stop_exit_code(end.signal);
 }
 
 void adopt_model_flags(Args& a, const Pretrained& p) {

@@ -17,6 +17,7 @@
 #include "tools/args.h"
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
+#include "train/hooks.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/model_spec.h"
@@ -97,7 +98,7 @@ std::string command_line(const std::string& command, const std::vector<std::stri
 void print_resumed(const std::string& checkpoint, int64_t epoch, const std::map<std::string, std::string>& meta);
 // After a stop signal: prints where the run stopped and the command that
 // continues it; returns the exit status (130 for SIGINT, 143 for SIGTERM).
-int stopped_run(const std::string& command, const std::string& dir, int64_t epoch, int64_t step, int64_t steps);
+int stopped_run(const std::string& command, const std::string& dir, const RunEnd& end);
 
 // Flags not given on the command line take the checkpoint's model spec
 // (--arch, --width, ... and --image-size), so a checkpoint alone suffices.

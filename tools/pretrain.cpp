@@ -461,7 +461,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
                      {"seconds", secs_before + bar.done()}};
         for (auto& [k, v] : logged) part.sums["logged." + k] = v.first, part.sums["logged." + k + ".n"] = double(v.second);
         checkpoint_after(epoch, part, -1);
-        return stopped_run("pretrain", dir.path(), epoch + 1, i, iters);
+        return stopped_run("pretrain", dir.path(), {true, epoch + 1, i, iters, StopSignals::requested()});
       }
     }
     const double secs = secs_before + bar.done();
@@ -489,7 +489,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
     dir.append_row("metrics", epoch_cols, row);
     checkpoint_after(epoch + 1, PartialEpoch{}, do_knn ? knn_acc : -1);
     refresh_plot();
-    if (StopSignals::requested() && epoch + 1 < end_epoch) return stopped_run("pretrain", dir.path(), epoch + 1, iters, iters);
+    if (StopSignals::requested() && epoch + 1 < end_epoch) return stopped_run("pretrain", dir.path(), {true, epoch + 1, iters, iters, StopSignals::requested()});
   }
   write_pretrain_report(dir.path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
   std::printf("moco pretrain: done%s; checkpoint %s\n",

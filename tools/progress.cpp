@@ -56,4 +56,20 @@ double Progress::done() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+train::TrainingHooks progress_hooks() {
+  auto bar = std::make_shared<std::unique_ptr<Progress>>();
+  train::TrainingHooks h;
+  h.begin = [bar](const std::string& label, int64_t steps, int64_t batch, int64_t done) {
+    *bar = std::make_unique<Progress>(label, steps, batch, done);
+  };
+  h.step = [bar](const train::MetricsRow& shown) {
+    if (*bar) (*bar)->step(shown);
+  };
+  h.end = [bar] {
+    if (*bar) (*bar)->done();
+    bar->reset();
+  };
+  return h;
+}
+
 }  // namespace moco::cli

@@ -3,10 +3,13 @@
 // (CI logs, pipes) prints a plain line every few seconds.
 #pragma once
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "train/hooks.h"
 
 namespace moco::cli {
 
@@ -28,5 +31,8 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool tty_;
 };
+
+// Hooks that draw a Progress bar for each pass of a library training loop.
+train::TrainingHooks progress_hooks();
 
 }  // namespace moco::cli

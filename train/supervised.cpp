@@ -1,0 +1,214 @@
+#include "train/supervised.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "autograd/engine.h"
+#include "autograd/ops.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "nn/init.h"
+#include "train/metrics.h"
+#include "train/stop_signal.h"
+
+namespace moco::train {
+
+const char* mode_name(SupervisedMode m) {
+  switch (m) {
+    case SupervisedMode::train: return "train";
+    case SupervisedMode::linear: return "linear";
+    case SupervisedMode::finetune: return "finetune";
+  }
+  return "?";
+}
+
+EvalResult evaluate_classifier(nn::Module& model, const data::DatasetPtr& ds, const DataSetup& d, Device device,
+                               int64_t batch_size) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.num_workers = d.workers;
+  data::DataLoader loader(ds, data::eval_transform(preset_options(d)), lo);
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  EvalResult r;
+  double loss_sum = 0, correct = 0;
+  loader.start_epoch(0);
+  data::Batch b;
+  while (loader.next(b)) {
+    Tensor x = to_device(b.views[0], device), y = to_device(b.labels, device);
+    Tensor logits = model(x);
+    const int64_t n = x.size(0);
+    loss_sum += cross_entropy(logits, y).item() * double(n);
+    correct += top1_correct(logits, y);
+    r.n += n;
+  }
+  model.train(was_training);
+  r.loss = r.n ? loss_sum / double(r.n) : 0;
+  r.top1 = r.n ? 100.0 * correct / double(r.n) : 0;
+  return r;
+}
+
+SupervisedTrainer::SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, DataSetup data, Device device,
+                                     uint64_t seed, const Pretrained* pretrained)
+    : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed) {
+  nn::manual_seed(seed);
+  model_ = make_backbone(spec_);
+  const std::string head = spec_.head();
+  if (pretrained) {
+    // Every backbone tensor must be there; the head is new.
+    nn::NamedTensors targets;
+    for (auto& [n, t] : model_->state_dict())
+      if (n.rfind(head + ".", 0) != 0) targets.emplace_back(n, t);
+    nn::load_into(targets, pretrained->backbone, true, "--pretrained " + pretrained->path);
+  }
+  if (r_.mode == SupervisedMode::linear) {
+    // main_lincls.py: freeze all but fc; init fc with N(0, 0.01), bias 0.
+    model_->requires_grad_(false);
+    nn::Module& fc = model_->child(head);
+    fc.requires_grad_(true);
+    for (auto& [n, t] : fc.named_parameters()) {
+      if (n == "weight") nn::init::normal_(t, 0, 0.01);
+      else nn::init::zeros_(t);
+    }
+  }
+  model_->to(device_);
+  opt_ = make_optimizer(r_.optimizer, model_->named_parameters());
+}
+
+void SupervisedTrainer::resume(const Checkpoint& c) {
+  model_->load_state_dict(c.model, true);
+  opt_->load_state_dict(c.optimizer);
+  start_epoch_ = c.epoch();
+  resumed_meta_ = c.meta;
+  resumed_any_ = true;
+}
+
+void SupervisedTrainer::save(const std::string& path, int64_t epochs_done, const PartialEpoch& part,
+                             double val_top1) const {
+  Checkpoint c;
+  c.model = model_->state_dict();
+  c.optimizer = opt_->state_dict();
+  c.meta = spec_.to_meta();
+  c.meta["kind"] = "supervised";
+  c.meta["command"] = mode_name(r_.mode);
+  c.meta["epoch"] = std::to_string(epochs_done);
+  c.meta["epochs"] = std::to_string(r_.epochs);
+  if (val_top1 >= 0) c.meta["val_top1"] = fmt::format("{:.4f}", val_top1);
+  c.meta["dataset"] = d_.spec;
+  c.meta["seed"] = std::to_string(seed_);  // with the epoch: the data order and augmentations to come
+  part.to_meta(c.meta);
+  save_checkpoint(path, c);
+}
+
+RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHooks& hooks) {
+  const bool linear = r_.mode == SupervisedMode::linear;
+  const std::string name = mode_name(r_.mode), head = spec_.head(), ckpt = dir.file("checkpoint.safetensors");
+  if (resumed_any_) {
+    dir.truncate_metrics(size_t(start_epoch_));  // rows past the checkpoint go
+    for (auto& row : dir.read_metrics())
+      if (auto v = find_value(row, "val_top1")) best_ = std::max(best_, *v);
+  }
+  if (linear && frozen_before_.empty())
+    for (auto& [n, t] : model_->state_dict())
+      if (n.rfind(head + ".", 0) != 0 && is_floating(t.dtype())) frozen_before_.emplace_back(n, t.clone());
+
+  data::PresetOptions po = preset_options(d_);
+  po.crop_min = r_.crop_min;
+  data::LoaderOptions lo;
+  lo.batch_size = r_.batch_size;
+  lo.num_workers = d_.workers;
+  lo.seed = seed_;
+  data::DataLoader loader(d_.train, data::linear_train(po), lo);
+  const int64_t iters = loader.batches_per_epoch();
+  const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta_, iters);  // a run stopped mid-epoch
+
+  StopSignals stop;
+  using clock = std::chrono::steady_clock;
+  for (int64_t epoch = start_epoch_; epoch < end_epoch; ++epoch) {
+    if (linear) model_->eval();  // BN frozen: running statistics used, not updated
+    else model_->train();
+    const bool part_way = epoch == start_epoch_ && resumed.step > 0;
+    loader.start_epoch(epoch, part_way ? resumed.step : 0);
+    hooks.on_begin(fmt::format("{} epoch {}/{}", name, epoch + 1, r_.epochs), iters, lo.batch_size,
+                   part_way ? resumed.step : 0);
+    const auto t0 = clock::now();
+    double loss_sum = 0, correct = 0, secs_before = 0;
+    int64_t seen = 0, i = 0;
+    if (part_way) {
+      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), secs_before = resumed.sum("seconds");
+      seen = int64_t(resumed.sum("seen")), i = resumed.step;
+    }
+    auto seconds = [&] { return secs_before + std::chrono::duration<double>(clock::now() - t0).count(); };
+    data::Batch b;
+    while (loader.next(b)) {
+      opt_->set_lr(r_.lr.at(epoch, i, iters));
+      Tensor x = to_device(b.views[0], device_), y = to_device(b.labels, device_);
+      Tensor logits;
+      if (linear) {
+        Tensor f;
+        {
+          NoGradGuard no_grad;
+          f = backbone_features(*model_, x);
+        }
+        logits = model_->child(head)(f);
+      } else {
+        logits = (*model_)(x);
+      }
+      Tensor loss = cross_entropy(logits, y);
+      const double l = loss.item();
+      check_finite_loss(l, epoch, i, iters, epoch * iters + i,
+                        epoch > 0 && (epoch > start_epoch_ || resumed_any_) ? ckpt : "");
+      opt_->zero_grad();
+      loss.backward();
+      opt_->step();
+      const int64_t n = x.size(0);
+      loss_sum += l * double(n);
+      correct += top1_correct(logits.detach(), y);
+      seen += n;
+      ++i;
+      hooks.on_step({{"loss", l}, {"lr", opt_->lr()}, {"top1", 100.0 * correct / double(seen)}});
+      if (StopSignals::requested() && i < iters) {
+        PartialEpoch part;
+        part.step = i;
+        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"seen", double(seen)}, {"seconds", seconds()}};
+        hooks.on_end();
+        save(ckpt, epoch, part, -1);
+        return {true, epoch + 1, i, iters, StopSignals::requested()};
+      }
+    }
+    const double secs = seconds();
+    hooks.on_end();
+    const double ips = double(seen) / std::max(secs, 1e-9);
+    EvalResult ev = evaluate_classifier(*model_, d_.val, d_, device_, r_.eval_batch_size);
+    best_ = std::max(best_, ev.top1);
+    const MetricsRow row = {{"epoch", double(epoch + 1)},
+                            {"lr", opt_->lr()},
+                            {"train_loss", loss_sum / double(std::max<int64_t>(seen, 1))},
+                            {"train_top1", 100.0 * correct / double(std::max<int64_t>(seen, 1))},
+                            {"val_loss", ev.loss},
+                            {"val_top1", ev.top1},
+                            {"best_val_top1", best_},
+                            {"epoch_sec", secs},
+                            {"images_per_sec", ips}};
+    // The row before the checkpoint: --resume drops a row the checkpoint lacks.
+    dir.append_metrics(row);
+    save(ckpt, epoch + 1, PartialEpoch{}, ev.top1);
+    if (hooks.epoch_done) hooks.epoch_done(row);
+    if (StopSignals::requested() && epoch + 1 < end_epoch) return {true, epoch + 1, iters, iters, StopSignals::requested()};
+  }
+  return {};
+}
+
+void SupervisedTrainer::check_backbone_unchanged() const {
+  nn::NamedTensors now = model_->state_dict();
+  for (auto& [n, t] : frozen_before_) {
+    const Tensor& cur = nn::find_tensor(now, n);
+    MOCO_CHECK(amax(abs(sub(cur, t))).item() == 0,
+               "linear: sanity check failed: the frozen tensor {} changed during training", n);
+  }
+}
+
+}  // namespace moco::train
