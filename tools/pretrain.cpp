@@ -22,70 +22,6 @@
 
 namespace moco::cli {
 
-namespace {
-
-// The columns of steps.csv and metrics.csv (contrastive/internals.h says what
-// each measures). Epoch rows hold the epoch's own loss, accuracy and lr, and
-// the mean of the internals over the epoch's logged steps.
-const std::vector<std::string> kInternalNames = {
-    "logit_pos_mean", "logit_neg_mean", "logit_neg_std", "logit_neg_max",  "encoder_drift", "feature_std",
-    "alignment",      "uniformity",     "queue_age_mean", "queue_sim_mean", "grad_norm"};
-
-std::vector<std::string> step_columns() {
-  std::vector<std::string> c = {"step", "epoch", "loss", "loss_chance", "inst_top1"};
-  c.insert(c.end(), kInternalNames.begin(), kInternalNames.end() - 1);
-  c.insert(c.end(), {"lr", "moco_m", "grad_norm"});
-  return c;
-}
-
-std::vector<std::string> epoch_columns() {
-  std::vector<std::string> c = {"epoch", "step", "lr", "moco_m", "loss", "loss_chance", "inst_top1", "knn_top1"};
-  c.insert(c.end(), kInternalNames.begin(), kInternalNames.end());
-  c.insert(c.end(), {"epoch_sec", "images_per_sec"});
-  return c;
-}
-
-void add_internals(MetricsRow& row, const contrastive::Internals& in) {
-  row.insert(row.end(), {{"logit_pos_mean", in.logits.pos_mean},
-                         {"logit_neg_mean", in.logits.neg_mean},
-                         {"logit_neg_std", in.logits.neg_std},
-                         {"logit_neg_max", in.logits.neg_max},
-                         {"encoder_drift", in.encoder_drift},
-                         {"feature_std", in.feature_std},
-                         {"alignment", in.alignment},
-                         {"uniformity", in.uniformity}});
-  if (in.queue_age_mean) row.emplace_back("queue_age_mean", *in.queue_age_mean);
-  if (in.queue_sim_mean) row.emplace_back("queue_sim_mean", *in.queue_sim_mean);
-  row.emplace_back("grad_norm", in.grad_norm);
-}
-
-}  // namespace
-
-double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, data::DatasetPtr test,
-                const DataSetup& d, int64_t k, double T, int64_t max_bank, int64_t max_test, uint64_t seed,
-                int64_t batch_size) {
-  bank = cap_images(bank, max_bank, seed);
-  test = cap_images(test, max_test, seed + 1);
-  data::LoaderOptions lo;
-  lo.batch_size = batch_size;
-  lo.shuffle = false;
-  lo.drop_last = false;
-  lo.num_workers = d.workers;
-  data::Pipeline eval = data::eval_transform(preset_options(d));
-  data::DataLoader mem(bank, eval, lo), tst(test, eval, lo);
-  // The whole train split passes through the encoder: minutes on a CPU, so it gets a bar.
-  auto batches = [&](int64_t n) { return (n + batch_size - 1) / batch_size; };
-  Progress bar("kNN monitor", batches(bank->size()) + batches(test->size()), batch_size);
-  contrastive::FeatureFn counted = [&](const Tensor& x) {
-    Tensor y = features(x);
-    bar.step({});
-    return y;
-  };
-  const double top1 = contrastive::knn_evaluate(counted, mem, tst, bank->num_classes(), k, T).top1();
-  bar.done();
-  return top1;
-}
-
 int pretrain_command(const std::vector<std::string>& argv) {
   Args a("pretrain",
          "MoCo self-supervised pretraining (labels unused). --moco-version picks the recipe: v1 (fc head, queue), "
@@ -243,135 +179,90 @@ int pretrain_command(const std::vector<std::string>& argv) {
   const double base_lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
   const double lr = v3 ? base_lr * double(B) / 256 : base_lr;
   MOCO_CHECK(!v3 || warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
-  const std::string ckpt_path = run.file("checkpoint.safetensors");
   MOCO_CHECK(d.train->size() >= B, "--batch-size {} is larger than the {} training images", B, d.train->size());
   // Query and key encoders, gradients, up to two optimiser states; two views.
   if (run.device.is_cpu()) check_model_fits(spec, 5, 2 * B, "MoCo pretraining");
 
-  nn::manual_seed(seed);
-  std::shared_ptr<contrastive::MoCo> model;
-  std::string encoder_prefix;
-  if (v3) {
-    contrastive::MoCoV3Config c;
-    c.dim = a.integer("moco-dim", 1);
-    c.mlp_dim = a.integer("moco-mlp-dim", 1);
-    c.m = a.real("moco-m", 0, 1);
-    c.T = a.real("moco-t", 1e-6);
-    model = std::make_shared<contrastive::MoCoV3>(make_backbone(spec), c);
-    encoder_prefix = "base_encoder.";
-  } else {
-    contrastive::MoCoV2Config c;
-    c.dim = a.integer("moco-dim", 1);
-    c.K = a.integer("moco-k", 1);
-    c.m = a.real("moco-m", 0, 1);
-    c.T = a.real("moco-t", 1e-6);
-    c.mlp = a.on("mlp");
-    c.symmetric = a.on("symmetric");
-    c.bn_splits = a.integer("bn-splits", 1, 1 << 20);
-    c.shuffle_seed = seed;
-    c.shuffle_bn = a.integer("shuffle-bn", 0, 1) == 1;
-    MOCO_CHECK(B % c.bn_splits == 0, "--batch-size {} must be a multiple of --bn-splits {}", B, c.bn_splits);
-    MOCO_CHECK(c.K % (B * (c.symmetric ? 2 : 1)) == 0,
-               "--moco-k {} must be a multiple of the keys enqueued per step ({}: the batch{})", c.K,
-               B * (c.symmetric ? 2 : 1), c.symmetric ? " x 2 with --symmetric" : "");
-    model = std::make_shared<contrastive::MoCoV2>(make_backbone(spec), c);
-    encoder_prefix = "encoder_q.";
-    if (2 * c.K > d.train->size())
-      std::printf("note: the queue (--moco-k %lld) holds more than half of the %lld training images, so an image's "
-                  "own earlier keys often serve as its negatives; a smaller --moco-k suits this data set\n",
-                  (long long)c.K, (long long)d.train->size());
-  }
-  model->to(run.device);
-  std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %s\n  %lld trainable parameters; run folder %s\n",
-              model->version().c_str(), spec.describe().c_str(), d.describe().c_str(), d.sources().c_str(),
-              (long long)model->num_parameters(true), run.out.c_str());
-
-  OptimizerChoice oc;
-  oc.kind = a.str("optimizer");
-  oc.lr = lr;
-  oc.momentum = a.real("momentum", 0, 1);
-  oc.weight_decay = wd;
-  std::unique_ptr<optim::Optimizer> opt = make_optimizer(oc, model->named_parameters());
-  LrPlan lr_plan;
-  lr_plan.schedule.base_lr = lr;
-  lr_plan.schedule.epochs = double(epochs);
+  PretrainRecipe r;
+  r.version = version;
+  r.cifar_demo = demo;
+  r.dim = a.integer("moco-dim", 1);
+  r.K = v3 ? 0 : a.integer("moco-k", 1);
+  r.m = a.real("moco-m", 0, 1);
+  r.T = a.real("moco-t", 1e-6);
+  r.mlp_dim = a.integer("moco-mlp-dim", 1);
+  r.mlp = !v3 && a.on("mlp");
+  r.aug_plus = !v3 && a.on("aug-plus");
+  r.symmetric = !v3 && a.on("symmetric");
+  r.m_cos = v3 && a.on("moco-m-cos");
+  r.bn_splits = a.integer("bn-splits", 1, 1 << 20);
+  r.shuffle_bn = a.integer("shuffle-bn", 0, 1) == 1;
+  r.epochs = epochs;
+  r.batch_size = B;
+  r.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
+  r.lr.schedule.base_lr = lr;
+  r.lr.schedule.epochs = double(epochs);
   if (v3) {  // per iteration: linear warm-up, then cosine
-    lr_plan.per_iteration = true;
-    lr_plan.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
-    lr_plan.schedule.warmup_epochs = warmup;
+    r.lr.per_iteration = true;
+    r.lr.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
+    r.lr.schedule.warmup_epochs = warmup;
   } else {
     // main_moco.py counts epochs from 0; the demo from 1, so its last epoch runs at lr 0.
-    lr_plan.epoch_offset = demo ? 1 : 0;
-    lr_plan.schedule.kind = a.on("cos") ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
-    for (int64_t m : a.int_list("schedule")) lr_plan.schedule.milestones.push_back(double(m));
+    r.lr.epoch_offset = demo ? 1 : 0;
+    r.lr.schedule.kind = a.on("cos") ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
+    for (int64_t m : a.int_list("schedule")) r.lr.schedule.milestones.push_back(double(m));
   }
-  contrastive::MomentumSchedule msched{a.real("moco-m", 0, 1), v3 && a.on("moco-m-cos"), double(epochs)};
-
-  // The kNN monitor: the whole train split of the chosen classes is the bank.
-  const int64_t knn_every = a.integer("knn-every", 0);
+  r.crop_min = a.real("crop-min", 0, 1);
+  r.knn_every = a.integer("knn-every", 0);
+  r.knn_k = a.integer("knn-k", 1);
+  r.knn_t = a.real("knn-t", 1e-9);
+  r.knn_bank = a.integer("knn-bank", 0);
+  r.knn_test = a.integer("knn-test", 0);
   const std::string knn_feat = a.str("knn-features");
-  MOCO_CHECK(knn_feat == "backbone" || knn_feat == "head", "--knn-features must be backbone or head, got '{}'",
-             knn_feat);
-  data::DatasetPtr knn_bank;
-  if (knn_every > 0) knn_bank = select_classes(data::open_dataset(d.spec, "train", d.open), a.str("classes"));
-  auto knn = [&]() {
-    const bool was = model->is_training();
-    model->eval();
-    nn::Module& enc = model->query_encoder();
-    auto f = [&](const Tensor& x) {
-      Tensor xd = to_device(x, run.device);
-      return knn_feat == "head" ? enc.forward(xd) : backbone_features(enc, xd);
-    };
-    double top1 = knn_top1(f, knn_bank, d.val, d, a.integer("knn-k", 1), a.real("knn-t", 1e-9),
-                           a.integer("knn-bank", 0), a.integer("knn-test", 0), seed);
-    model->train(was);
-    return top1;
-  };
+  MOCO_USAGE_CHECK(knn_feat == "backbone" || knn_feat == "head", "--knn-features must be backbone or head, got '{}'",
+                   knn_feat);
+  r.knn_head_features = knn_feat == "head";
+  r.classes = a.str("classes");
+  r.log_every = a.integer("log-every", 0);
 
-  int64_t start_epoch = 0;
+  MocoTrainer trainer(r, spec, d, run.device, seed);
+  contrastive::MoCo& model = trainer.model();
+  if (!v3 && 2 * r.K > d.train->size())
+    std::printf("note: the queue (--moco-k %lld) holds more than half of the %lld training images, so an image's "
+                "own earlier keys often serve as its negatives; a smaller --moco-k suits this data set\n",
+                (long long)r.K, (long long)d.train->size());
+  std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %s\n  %lld trainable parameters; run folder %s\n",
+              model.version().c_str(), spec.describe().c_str(), d.describe().c_str(), d.sources().c_str(),
+              (long long)model.num_parameters(true), run.out.c_str());
+
   std::map<std::string, std::string> resumed_meta;
   if (!run.resume_from.empty()) {
     Checkpoint c = load_checkpoint(run.resume_from);
-    model->load_checkpoint_state(c.model);
-    opt->load_state_dict(c.optimizer);
-    start_epoch = c.epoch();
+    trainer.resume(c);
     resumed_meta = c.meta;
   }
   RunDir& dir = run.open();
   if (const std::string f = d.write_skipped(dir); !f.empty())
     std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", d.skipped_images.size(),
                 f.c_str());
+  TrainingHooks hooks = progress_hooks();
   if (!run.resume_from.empty()) {
-    // Rows past the checkpoint (written before a kill that beat the checkpoint's
-    // rename) go; steps.jsonl's once the steps per epoch are known.
-    dir.truncate_metrics(size_t(start_epoch));
-    print_resumed(run.resume_from, start_epoch, resumed_meta);
-  } else {
-    if (knn_every > 0 && a.on("knn-init")) {
-      const double k0 = knn();
-      std::printf("kNN top-1 at random initialisation: %.2f%%\n", k0);
-      write_file_atomic(dir.file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));
-    }
+    print_resumed(run.resume_from, trainer.start_epoch(), resumed_meta);
+  } else if (r.knn_every > 0 && a.on("knn-init")) {
+    const double k0 = trainer.knn(hooks);
+    std::printf("kNN top-1 at random initialisation: %.2f%%\n", k0);
+    write_file_atomic(dir.file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));
   }
 
-  data::PresetOptions po = preset_options(d);
-  po.crop_min = a.real("crop-min", 0, 1);
-  data::Pipeline pipe = v3                 ? data::moco_v3(po)
-                        : demo             ? data::moco_cifar_demo(po)
-                        : a.on("aug-plus") ? data::moco_v2(po)
-                                           : data::moco_v1(po);
-  data::LoaderOptions lo;
-  lo.batch_size = B;
-  lo.num_workers = d.workers;
-  lo.seed = seed;
-  data::DataLoader loader(d.train, pipe, lo);
-  const int64_t iters = loader.batches_per_epoch();
-  const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta, iters);  // a run stopped mid-epoch
-  dir.truncate_rows("steps", "step", double(start_epoch * iters + resumed.step));
-  const int64_t log_every = a.integer("log-every", 0);
-  const std::vector<std::string> step_cols = step_columns(), epoch_cols = epoch_columns();
   bool plot_failed = false;
-  auto refresh_plot = [&]() {
+  hooks.epoch_done = [&](const MetricsRow& row) {
+    auto v = [&](const char* k) { return find_value(row, k).value_or(0); };
+    const std::optional<double> knn = find_value(row, "knn_top1");
+    std::printf("pretrain epoch %lld/%lld: loss %.4f, instance top-1 %.2f%%%s | lr %.4g, m %.5f | %s, %.0f img/s\n",
+                (long long)v("epoch"), (long long)epochs, v("loss"), v("inst_top1"),
+                knn ? fmt::format(", kNN top-1 {:.2f}%", *knn).c_str() : "", v("lr"), v("moco_m"),
+                fmt_duration(v("epoch_sec")).c_str(), v("images_per_sec"));
+    std::fflush(stdout);
     if (plot_failed) return;
     try {
       plot_runs({dir.path()}, dir.file("plots.png"));
@@ -380,120 +271,13 @@ int pretrain_command(const std::vector<std::string>& argv) {
       std::printf("note: plots.png not drawn: %s\n", e.what());
     }
   };
-
-  auto checkpoint_after = [&](int64_t epochs_done, const PartialEpoch& part, double knn_acc) {
-    Checkpoint c;
-    c.model = model->checkpoint_state();
-    c.optimizer = opt->state_dict();
-    c.meta = spec.to_meta();
-    c.meta["kind"] = "moco";
-    c.meta["moco_version"] = model->version();
-    c.meta["encoder_prefix"] = encoder_prefix;
-    c.meta["head"] = model->head_name();
-    c.meta["epoch"] = std::to_string(epochs_done);
-    c.meta["epochs"] = std::to_string(epochs);
-    c.meta["dataset"] = d.spec;
-    c.meta["seed"] = std::to_string(seed);  // with the epoch: the data order and augmentations to come
-    if (knn_acc >= 0) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
-    part.to_meta(c.meta);
-    save_checkpoint(ckpt_path, c);
-  };
-
-  StopSignals stop;
-  double last_knn = -1;
-  const int64_t end_epoch = last_epoch(a, start_epoch, epochs);
-  for (int64_t epoch = start_epoch; epoch < end_epoch; ++epoch) {
-    model->train();
-    const bool part_way = epoch == start_epoch && resumed.step > 0;
-    loader.start_epoch(epoch, part_way ? resumed.step : 0);
-    Progress bar(fmt::format("pretrain epoch {}/{}", epoch + 1, epochs), iters, B, part_way ? resumed.step : 0);
-    double loss_sum = 0, correct = 0, chance = 0, secs_before = 0;
-    int64_t seen = 0, i = 0;
-    std::map<std::string, std::pair<double, int64_t>> logged;  // name -> (sum, count) over this epoch's step rows
-    if (part_way) {
-      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), chance = resumed.sum("chance");
-      secs_before = resumed.sum("seconds");
-      seen = int64_t(resumed.sum("seen")), i = resumed.step;
-      for (const std::string& k : kInternalNames)
-        if (resumed.sums.count("logged." + k + ".n"))
-          logged[k] = {resumed.sum("logged." + k), int64_t(resumed.sum("logged." + k + ".n"))};
-    }
-    data::Batch b;
-    while (loader.next(b)) {
-      const double e = double(epoch) + double(i) / double(iters);
-      opt->set_lr(lr_plan.at(epoch, i, iters));
-      model->set_momentum(msched(e));
-      Tensor x1 = to_device(b.views[0], run.device), x2 = to_device(b.views[1], run.device);
-      contrastive::MoCoOutput out = model->forward_views(x1, x2);
-      const double l = out.loss.item();
-      check_finite_loss(l, epoch, i, iters, epoch * iters + i,
-                        epoch > 0 && (epoch > start_epoch || !run.resume_from.empty()) ? ckpt_path : "");
-      opt->zero_grad();
-      out.loss.backward();
-      chance = 0;
-      for (const Tensor& lg : out.logits) chance += contrastive::chance_loss(lg.size(1), out.loss_scale);
-      const int64_t step = epoch * iters + i + 1;  // steps done, this one included
-      if (log_every > 0 && step % log_every == 0) {
-        // After backward (grad_norm), before the optimiser moves the query encoder.
-        const contrastive::Internals in = contrastive::measure_internals(*model, out);
-        MetricsRow row = {{"step", double(step)}, {"epoch", double(step) / double(iters)}, {"loss", l},
-                          {"loss_chance", in.loss_chance}, {"inst_top1", in.inst_top1}};
-        add_internals(row, in);
-        row.insert(row.end(), {{"lr", opt->lr()}, {"moco_m", model->momentum()}});
-        dir.append_row("steps", step_cols, row);
-        for (auto& [k, v] : row)
-          if (std::find(kInternalNames.begin(), kInternalNames.end(), k) != kInternalNames.end()) {
-            logged[k].first += v;
-            logged[k].second += 1;
-          }
-      }
-      opt->step();
-      const int64_t n = x1.size(0);
-      loss_sum += l * double(n);
-      correct += top1_correct(out.logits[0].detach(), out.labels[0]);  // instance discrimination accuracy
-      seen += n;
-      ++i;
-      bar.step({{"loss", l}, {"lr", opt->lr()}, {"m", model->momentum()}, {"acc", 100.0 * correct / double(seen)}});
-      if (StopSignals::requested() && i < iters) {
-        PartialEpoch part;
-        part.step = i;
-        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"chance", chance}, {"seen", double(seen)},
-                     {"seconds", secs_before + bar.done()}};
-        for (auto& [k, v] : logged) part.sums["logged." + k] = v.first, part.sums["logged." + k + ".n"] = double(v.second);
-        checkpoint_after(epoch, part, -1);
-        return stopped_run("pretrain", dir.path(), {true, epoch + 1, i, iters, StopSignals::requested()});
-      }
-    }
-    const double secs = secs_before + bar.done();
-    const double ips = double(seen) / std::max(secs, 1e-9);
-    const bool do_knn = knn_every > 0 && ((epoch + 1) % knn_every == 0 || epoch + 1 == epochs);
-    double knn_acc = -1;  // written only when measured
-    if (do_knn) last_knn = knn_acc = knn();
-    const double loss = loss_sum / double(std::max<int64_t>(seen, 1));
-    const double inst = 100.0 * correct / double(std::max<int64_t>(seen, 1));
-    std::printf("pretrain epoch %lld/%lld: loss %.4f, instance top-1 %.2f%%%s | lr %.4g, m %.5f | %s, %.0f img/s\n",
-                (long long)epoch + 1, (long long)epochs, loss, inst,
-                do_knn ? fmt::format(", kNN top-1 {:.2f}%", knn_acc).c_str() : "", opt->lr(), model->momentum(),
-                fmt_duration(secs).c_str(), ips);
-    std::fflush(stdout);
-    MetricsRow row = {{"epoch", double(epoch + 1)}, {"step", double((epoch + 1) * iters)},
-                      {"lr", opt->lr()},           {"moco_m", model->momentum()},
-                      {"loss", loss},              {"loss_chance", chance},
-                      {"inst_top1", inst}};
-    if (do_knn) row.emplace_back("knn_top1", knn_acc);
-    for (const std::string& k : kInternalNames)
-      if (logged.count(k)) row.emplace_back(k, logged[k].first / double(logged[k].second));
-    row.insert(row.end(), {{"epoch_sec", secs}, {"images_per_sec", ips}});
-    // The row before the checkpoint: a kill between the two leaves a row that
-    // --resume drops, never a checkpoint whose epoch has no row.
-    dir.append_row("metrics", epoch_cols, row);
-    checkpoint_after(epoch + 1, PartialEpoch{}, do_knn ? knn_acc : -1);
-    refresh_plot();
-    if (StopSignals::requested() && epoch + 1 < end_epoch) return stopped_run("pretrain", dir.path(), {true, epoch + 1, iters, iters, StopSignals::requested()});
-  }
+  const int64_t end_epoch = last_epoch(a, trainer.start_epoch(), epochs);
+  const RunEnd end = trainer.run(dir, end_epoch, hooks);
+  if (end.stopped) return stopped_run("pretrain", dir.path(), end);
   write_pretrain_report(dir.path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
   std::printf("moco pretrain: done%s; checkpoint %s\n",
-              last_knn >= 0 ? fmt::format(", kNN top-1 {:.2f}%", last_knn).c_str() : "", ckpt_path.c_str());
+              trainer.last_knn() >= 0 ? fmt::format(", kNN top-1 {:.2f}%", trainer.last_knn()).c_str() : "",
+              dir.file("checkpoint.safetensors").c_str());
   return 0;
 }
 
@@ -535,7 +319,7 @@ int knn_command(const std::vector<std::string>& argv) {
   const int64_t k = a.integer("knn-k", 1);
   const double T = a.real("knn-t", 1e-9);
   const double top1 = knn_top1(f, d.train, d.val, d, k, T, a.integer("knn-bank", 0), a.integer("knn-test", 0), seed,
-                               a.integer("batch-size", 1));
+                               a.integer("batch-size", 1), progress_hooks());
   if (a.on("json"))
     std::printf("{\"checkpoint\": \"%s\", \"knn_top1\": %.4f, \"k\": %lld, \"t\": %g, \"dataset\": \"%s\"}\n",
                 json_escape(pre.path).c_str(), top1, (long long)k, T, json_escape(d.spec).c_str());

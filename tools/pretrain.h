@@ -8,18 +8,11 @@
 
 #include "contrastive/knn.h"
 #include "tools/cli_common.h"
+#include "train/pretrain.h"
 
 namespace moco::cli {
 
 int pretrain_command(const std::vector<std::string>& argv);
 int knn_command(const std::vector<std::string>& argv);
-
-// kNN top-1 (%) of `features` with `bank` as the memory (labelled images)
-// and `test` as queries, both through the evaluation transform of `d`;
-// `max_bank` > 0 keeps a stratified, seeded subset of about that many bank
-// images, `max_test` likewise for the queries.
-double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, data::DatasetPtr test,
-                const DataSetup& d, int64_t k, double T, int64_t max_bank, int64_t max_test, uint64_t seed,
-                int64_t batch_size = 256);
 
 }  // namespace moco::cli

@@ -1,0 +1,278 @@
+#include "train/pretrain.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "autograd/engine.h"
+#include "contrastive/contrastive.h"
+#include "contrastive/internals.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "nn/init.h"
+#include "train/metrics.h"
+#include "train/stop_signal.h"
+
+namespace moco::train {
+
+namespace {
+
+// The columns of steps.csv and metrics.csv (contrastive/internals.h says what
+// each measures). Epoch rows hold the epoch's own loss, accuracy and lr, and
+// the mean of the internals over the epoch's logged steps.
+const std::vector<std::string> kInternalNames = {
+    "logit_pos_mean", "logit_neg_mean", "logit_neg_std", "logit_neg_max",  "encoder_drift", "feature_std",
+    "alignment",      "uniformity",     "queue_age_mean", "queue_sim_mean", "grad_norm"};
+
+std::vector<std::string> step_columns() {
+  std::vector<std::string> c = {"step", "epoch", "loss", "loss_chance", "inst_top1"};
+  c.insert(c.end(), kInternalNames.begin(), kInternalNames.end() - 1);
+  c.insert(c.end(), {"lr", "moco_m", "grad_norm"});
+  return c;
+}
+
+std::vector<std::string> epoch_columns() {
+  std::vector<std::string> c = {"epoch", "step", "lr", "moco_m", "loss", "loss_chance", "inst_top1", "knn_top1"};
+  c.insert(c.end(), kInternalNames.begin(), kInternalNames.end());
+  c.insert(c.end(), {"epoch_sec", "images_per_sec"});
+  return c;
+}
+
+void add_internals(MetricsRow& row, const contrastive::Internals& in) {
+  row.insert(row.end(), {{"logit_pos_mean", in.logits.pos_mean},
+                         {"logit_neg_mean", in.logits.neg_mean},
+                         {"logit_neg_std", in.logits.neg_std},
+                         {"logit_neg_max", in.logits.neg_max},
+                         {"encoder_drift", in.encoder_drift},
+                         {"feature_std", in.feature_std},
+                         {"alignment", in.alignment},
+                         {"uniformity", in.uniformity}});
+  if (in.queue_age_mean) row.emplace_back("queue_age_mean", *in.queue_age_mean);
+  if (in.queue_sim_mean) row.emplace_back("queue_sim_mean", *in.queue_sim_mean);
+  row.emplace_back("grad_norm", in.grad_norm);
+}
+
+}  // namespace
+
+double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, data::DatasetPtr test,
+                const DataSetup& d, int64_t k, double T, int64_t max_bank, int64_t max_test, uint64_t seed,
+                int64_t batch_size, const TrainingHooks& hooks) {
+  bank = cap_images(bank, max_bank, seed);
+  test = cap_images(test, max_test, seed + 1);
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.num_workers = d.workers;
+  data::Pipeline eval = data::eval_transform(preset_options(d));
+  data::DataLoader mem(bank, eval, lo), tst(test, eval, lo);
+  // The whole train split passes through the encoder: minutes on a CPU, worth a progress bar.
+  auto batches = [&](int64_t n) { return (n + batch_size - 1) / batch_size; };
+  hooks.on_begin("kNN monitor", batches(bank->size()) + batches(test->size()), batch_size);
+  contrastive::FeatureFn counted = [&](const Tensor& x) {
+    Tensor y = features(x);
+    hooks.on_step({});
+    return y;
+  };
+  const double top1 = contrastive::knn_evaluate(counted, mem, tst, bank->num_classes(), k, T).top1();
+  hooks.on_end();
+  return top1;
+}
+
+MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed)
+    : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed) {
+  const bool v3 = r_.version == "v3";
+  MOCO_USAGE_CHECK(v3 || r_.version == "v1" || r_.version == "v2", "--moco-version must be v1, v2 or v3, got '{}'",
+                   r_.version);
+  nn::manual_seed(seed);
+  if (v3) {
+    contrastive::MoCoV3Config c;
+    c.dim = r_.dim;
+    c.mlp_dim = r_.mlp_dim;
+    c.m = r_.m;
+    c.T = r_.T;
+    model_ = std::make_shared<contrastive::MoCoV3>(make_backbone(spec_), c);
+    encoder_prefix_ = "base_encoder.";
+  } else {
+    contrastive::MoCoV2Config c;
+    c.dim = r_.dim;
+    c.K = r_.K;
+    c.m = r_.m;
+    c.T = r_.T;
+    c.mlp = r_.mlp;
+    c.symmetric = r_.symmetric;
+    c.bn_splits = r_.bn_splits;
+    c.shuffle_seed = seed;
+    c.shuffle_bn = r_.shuffle_bn;
+    const int64_t B = r_.batch_size;
+    MOCO_USAGE_CHECK(B % c.bn_splits == 0, "--batch-size {} must be a multiple of --bn-splits {}", B, c.bn_splits);
+    MOCO_USAGE_CHECK(c.K % (B * (c.symmetric ? 2 : 1)) == 0,
+                     "--moco-k {} must be a multiple of the keys enqueued per step ({}: the batch{})", c.K,
+                     B * (c.symmetric ? 2 : 1), c.symmetric ? " x 2 with --symmetric" : "");
+    model_ = std::make_shared<contrastive::MoCoV2>(make_backbone(spec_), c);
+    encoder_prefix_ = "encoder_q.";
+  }
+  model_->to(device_);
+  opt_ = make_optimizer(r_.optimizer, model_->named_parameters());
+  // The kNN monitor: the whole train split of the chosen classes is the bank.
+  if (r_.knn_every > 0) knn_bank_ = select_classes(data::open_dataset(d_.spec, "train", d_.open), r_.classes);
+}
+
+void MocoTrainer::resume(const Checkpoint& c) {
+  model_->load_checkpoint_state(c.model);
+  opt_->load_state_dict(c.optimizer);
+  start_epoch_ = c.epoch();
+  resumed_meta_ = c.meta;
+  resumed_any_ = true;
+}
+
+double MocoTrainer::knn(const TrainingHooks& hooks) {
+  if (!knn_bank_) knn_bank_ = select_classes(data::open_dataset(d_.spec, "train", d_.open), r_.classes);
+  const bool was = model_->is_training();
+  model_->eval();
+  nn::Module& enc = model_->query_encoder();
+  auto f = [&](const Tensor& x) {
+    Tensor xd = to_device(x, device_);
+    return r_.knn_head_features ? enc.forward(xd) : backbone_features(enc, xd);
+  };
+  const double top1 = knn_top1(f, knn_bank_, d_.val, d_, r_.knn_k, r_.knn_t, r_.knn_bank, r_.knn_test, seed_, 256, hooks);
+  model_->train(was);
+  return top1;
+}
+
+void MocoTrainer::save(const std::string& path, int64_t epochs_done, const PartialEpoch& part, double knn_acc) const {
+  Checkpoint c;
+  c.model = model_->checkpoint_state();
+  c.optimizer = opt_->state_dict();
+  c.meta = spec_.to_meta();
+  c.meta["kind"] = "moco";
+  c.meta["moco_version"] = model_->version();
+  c.meta["encoder_prefix"] = encoder_prefix_;
+  c.meta["head"] = model_->head_name();
+  c.meta["epoch"] = std::to_string(epochs_done);
+  c.meta["epochs"] = std::to_string(r_.epochs);
+  c.meta["dataset"] = d_.spec;
+  c.meta["seed"] = std::to_string(seed_);  // with the epoch: the data order and augmentations to come
+  if (knn_acc >= 0) c.meta["knn_top1"] = fmt::format("{:.4f}", knn_acc);
+  part.to_meta(c.meta);
+  save_checkpoint(path, c);
+}
+
+RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHooks& hooks) {
+  const bool v3 = r_.version == "v3";
+  const std::string ckpt = dir.file("checkpoint.safetensors");
+  // Rows past the checkpoint (written before a kill that beat the checkpoint's
+  // rename) go; steps.jsonl's once the steps per epoch are known.
+  if (resumed_any_) dir.truncate_metrics(size_t(start_epoch_));
+  data::PresetOptions po = preset_options(d_);
+  po.crop_min = r_.crop_min;
+  data::Pipeline pipe = v3             ? data::moco_v3(po)
+                        : r_.cifar_demo ? data::moco_cifar_demo(po)
+                        : r_.aug_plus   ? data::moco_v2(po)
+                                        : data::moco_v1(po);
+  data::LoaderOptions lo;
+  lo.batch_size = r_.batch_size;
+  lo.num_workers = d_.workers;
+  lo.seed = seed_;
+  data::DataLoader loader(d_.train, pipe, lo);
+  const int64_t iters = loader.batches_per_epoch();
+  const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta_, iters);  // a run stopped mid-epoch
+  dir.truncate_rows("steps", "step", double(start_epoch_ * iters + resumed.step));
+  const std::vector<std::string> step_cols = step_columns(), epoch_cols = epoch_columns();
+  const contrastive::MomentumSchedule msched{r_.m, v3 && r_.m_cos, double(r_.epochs)};
+  const LrPlan& lr_plan = r_.lr;
+  using clock = std::chrono::steady_clock;
+
+  StopSignals stop;
+  for (int64_t epoch = start_epoch_; epoch < end_epoch; ++epoch) {
+    model_->train();
+    const bool part_way = epoch == start_epoch_ && resumed.step > 0;
+    loader.start_epoch(epoch, part_way ? resumed.step : 0);
+    hooks.on_begin(fmt::format("pretrain epoch {}/{}", epoch + 1, r_.epochs), iters, r_.batch_size, part_way ? resumed.step : 0);
+    const auto t0 = clock::now();
+    double loss_sum = 0, correct = 0, chance = 0, secs_before = 0;
+    auto seconds = [&] { return secs_before + std::chrono::duration<double>(clock::now() - t0).count(); };
+    int64_t seen = 0, i = 0;
+    std::map<std::string, std::pair<double, int64_t>> logged;  // name -> (sum, count) over this epoch's step rows
+    if (part_way) {
+      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), chance = resumed.sum("chance");
+      secs_before = resumed.sum("seconds");
+      seen = int64_t(resumed.sum("seen")), i = resumed.step;
+      for (const std::string& k : kInternalNames)
+        if (resumed.sums.count("logged." + k + ".n"))
+          logged[k] = {resumed.sum("logged." + k), int64_t(resumed.sum("logged." + k + ".n"))};
+    }
+    data::Batch b;
+    while (loader.next(b)) {
+      const double e = double(epoch) + double(i) / double(iters);
+      opt_->set_lr(lr_plan.at(epoch, i, iters));
+      model_->set_momentum(msched(e));
+      Tensor x1 = to_device(b.views[0], device_), x2 = to_device(b.views[1], device_);
+      contrastive::MoCoOutput out = model_->forward_views(x1, x2);
+      const double l = out.loss.item();
+      check_finite_loss(l, epoch, i, iters, epoch * iters + i,
+                        epoch > 0 && (epoch > start_epoch_ || resumed_any_) ? ckpt : "");
+      opt_->zero_grad();
+      out.loss.backward();
+      chance = 0;
+      for (const Tensor& lg : out.logits) chance += contrastive::chance_loss(lg.size(1), out.loss_scale);
+      const int64_t step = epoch * iters + i + 1;  // steps done, this one included
+      if (r_.log_every > 0 && step % r_.log_every == 0) {
+        // After backward (grad_norm), before the optimiser moves the query encoder.
+        const contrastive::Internals in = contrastive::measure_internals(*model_, out);
+        MetricsRow row = {{"step", double(step)}, {"epoch", double(step) / double(iters)}, {"loss", l},
+                          {"loss_chance", in.loss_chance}, {"inst_top1", in.inst_top1}};
+        add_internals(row, in);
+        row.insert(row.end(), {{"lr", opt_->lr()}, {"moco_m", model_->momentum()}});
+        dir.append_row("steps", step_cols, row);
+        for (auto& [k, v] : row)
+          if (std::find(kInternalNames.begin(), kInternalNames.end(), k) != kInternalNames.end()) {
+            logged[k].first += v;
+            logged[k].second += 1;
+          }
+      }
+      opt_->step();
+      const int64_t n = x1.size(0);
+      loss_sum += l * double(n);
+      correct += top1_correct(out.logits[0].detach(), out.labels[0]);  // instance discrimination accuracy
+      seen += n;
+      ++i;
+      hooks.on_step({{"loss", l}, {"lr", opt_->lr()}, {"m", model_->momentum()}, {"acc", 100.0 * correct / double(seen)}});
+      if (StopSignals::requested() && i < iters) {
+        PartialEpoch part;
+        part.step = i;
+        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"chance", chance}, {"seen", double(seen)},
+                     {"seconds", seconds()}};
+        for (auto& [k, v] : logged) part.sums["logged." + k] = v.first, part.sums["logged." + k + ".n"] = double(v.second);
+        hooks.on_end();
+        save(ckpt, epoch, part, -1);
+        return {true, epoch + 1, i, iters, StopSignals::requested()};
+      }
+    }
+    const double secs = seconds();
+    hooks.on_end();
+    const double ips = double(seen) / std::max(secs, 1e-9);
+    const bool do_knn = r_.knn_every > 0 && ((epoch + 1) % r_.knn_every == 0 || epoch + 1 == r_.epochs);
+    double knn_acc = -1;  // written only when measured
+    if (do_knn) last_knn_ = knn_acc = knn(hooks);
+    const double loss = loss_sum / double(std::max<int64_t>(seen, 1));
+    const double inst = 100.0 * correct / double(std::max<int64_t>(seen, 1));
+    MetricsRow row = {{"epoch", double(epoch + 1)}, {"step", double((epoch + 1) * iters)},
+                      {"lr", opt_->lr()},           {"moco_m", model_->momentum()},
+                      {"loss", loss},              {"loss_chance", chance},
+                      {"inst_top1", inst}};
+    if (do_knn) row.emplace_back("knn_top1", knn_acc);
+    for (const std::string& k : kInternalNames)
+      if (logged.count(k)) row.emplace_back(k, logged[k].first / double(logged[k].second));
+    row.insert(row.end(), {{"epoch_sec", secs}, {"images_per_sec", ips}});
+    // The row before the checkpoint: a kill between the two leaves a row that
+    // --resume drops, never a checkpoint whose epoch has no row.
+    dir.append_row("metrics", epoch_cols, row);
+    save(ckpt, epoch + 1, PartialEpoch{}, do_knn ? knn_acc : -1);
+    if (hooks.epoch_done) hooks.epoch_done(row);
+    if (StopSignals::requested() && epoch + 1 < end_epoch) return {true, epoch + 1, iters, iters, StopSignals::requested()};
+  }
+  return {};
+}
+
+}  // namespace moco::train
