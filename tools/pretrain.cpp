@@ -119,6 +119,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
         std::printf("warning: --%s is ignored by --moco-version %s (%s)\n", flag, v.c_str(), why);
     if (v3 && !vit && args.given("stop-grad-conv1"))
       std::printf("warning: --stop-grad-conv1 is ignored by a ResNet (only the ViT has a patch projection)\n");
+    // Every "auto" value and preset switch from the library's recipe.
+    const PretrainRecipe rec = moco_recipe(v, d.size, vit, demo);
+    auto num = [](double x) { return fmt::format("{}", x); };
     auto def = [&](const char* name, const std::string& value) {
       if (args.str(name) == "auto") args.set(name, value);
     };
@@ -127,42 +130,31 @@ int pretrain_command(const std::vector<std::string>& argv) {
     auto on = [&](const char* name, bool value) {
       if (!args.given(name) && !args.from_run(name) && value) args.set(name, "1");
     };
-    on("mlp", v == "v2" && !demo);
-    on("aug-plus", v == "v2" && !demo);
-    // The demo sets cos=True for its v1 recipe, and the other small-image
-    // defaults follow the demo, so v1 on small images does too.
-    on("cos", v == "v2" || (v == "v1" && small) || demo);
-    if (demo && !args.given("knn-features") && !args.from_run("knn-features")) args.set("knn-features", "head");
-    on("moco-m-cos", v3);
+    on("mlp", rec.mlp);
+    on("aug-plus", rec.aug_plus);
+    on("cos", !v3 && rec.lr.schedule.kind == optim::LrSchedule::Kind::cosine);
+    if (rec.knn_head_features && !args.given("knn-features") && !args.from_run("knn-features"))
+      args.set("knn-features", "head");
+    on("moco-m-cos", rec.m_cos);
     on("stop-grad-conv1", v3 && vit);
-    def("moco-dim", v3 ? "256" : "128");
-    def("moco-k", small ? "4096" : "65536");
-    def("moco-m", v3 ? "0.99" : small ? "0.99" : "0.999");
-    def("moco-t", v3 ? (vit ? "0.2" : "1.0") : demo ? "0.1" : v == "v2" ? "0.2" : small ? "0.1" : "0.07");
-    if (demo) {  // the notebook's own values, whatever the image size
-      def("moco-k", "4096");
-      def("moco-m", "0.99");
-      def("bn-splits", "8");
-      def("lr", "0.06");
-      def("wd", "5e-4");
-      def("batch-size", "512");
-    }
-    def("moco-mlp-dim", small ? "1024" : "4096");
-    def("bn-splits", v3 ? "1" : small ? "8" : "1");
-    def("optimizer", v3 ? (vit ? "adamw" : "lars") : "sgd");
+    def("moco-dim", std::to_string(rec.dim));
+    def("moco-k", std::to_string(v3 ? (small ? 4096 : 65536) : rec.K));  // recorded, unused by v3
+    def("moco-m", num(rec.m));
+    def("moco-t", num(rec.T));
+    def("moco-mlp-dim", std::to_string(rec.mlp_dim));
+    def("bn-splits", std::to_string(rec.bn_splits));
+    def("optimizer", rec.optimizer.kind);
     const std::string opt = args.str("optimizer");
-    MOCO_CHECK(opt == "sgd" || opt == "lars" || opt == "adamw", "--optimizer must be sgd, lars or adamw, got '{}'",
-               opt);
-    def("lr", v3 ? (opt == "adamw" ? "1.5e-4" : "0.6") : small ? "0.06" : "0.03");
-    def("wd", v3 ? (opt == "adamw" ? "0.1" : "1e-6") : small ? "5e-4" : "1e-4");
-    def("batch-size", v3 ? (small ? "256" : "4096") : small ? "512" : "256");
-    def("epochs", v3 ? (vit ? "300" : "100") : "200");
-    // moco-v3: 10 of 100 epochs (ResNet), 40 of 300 (ViT); proportionally fewer for shorter runs.
-    if (args.str("warmup-epochs") == "auto") {
-      const double full = vit ? 40 : 10, of = vit ? 300 : 100, e = double(args.integer("epochs", 1));
-      args.set("warmup-epochs", v3 ? fmt::format("{:g}", std::floor(std::min(full, full * e / of))) : "0");
-    }
-    def("crop-min", v3 || demo ? "0.08" : "0.2");
+    MOCO_USAGE_CHECK(opt == "sgd" || opt == "lars" || opt == "adamw", "--optimizer must be sgd, lars or adamw, got '{}'",
+                     opt);
+    const OptimizerChoice oc = v3 ? v3_optimizer(opt) : rec.optimizer;
+    def("lr", num(v3 ? oc.lr : rec.base_lr));
+    def("wd", num(oc.weight_decay));
+    def("batch-size", std::to_string(rec.batch_size));
+    def("epochs", std::to_string(rec.epochs));
+    if (args.str("warmup-epochs") == "auto")
+      args.set("warmup-epochs", v3 ? num(v3_warmup_epochs(vit, args.integer("epochs", 1))) : "0");
+    def("crop-min", num(rec.crop_min));
   };
   RunSetup run = setup_run(a, "pretrain", argv, resolve);
   const uint64_t seed = run.seed;

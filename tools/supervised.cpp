@@ -83,7 +83,6 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
     const int64_t nval = args.integer("val-samples", 0);
     if (nval > 0 && nval < d.val->size())
       d.val = data::subset_by_fraction(d.val, double(nval) / double(d.val->size()), uint64_t(args.integer("seed", 0)));
-    if (args.str("crop-min") == "auto") args.set("crop-min", d.size <= 64 ? "0.8" : "0.08");
     const bool vit = args.str("arch").rfind("vit", 0) == 0;
     // Clamped before the lr is scaled from it: the lr must follow the batch
     // the optimiser sees, not the one asked for.
@@ -93,16 +92,18 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
                   args.str("lr") == "auto" ? " (and the lr for that batch)" : "");
       args.set("batch-size", std::to_string(d.train->size()));
     }
-    const double B = double(args.integer("batch-size", 1));
-    if (args.str("optimizer") == "auto") args.set("optimizer", vit ? "adamw" : "sgd");
-    const std::string opt = args.str("optimizer");
-    MOCO_CHECK(opt == "sgd" || opt == "adamw" || opt == "lars", "--optimizer must be sgd, adamw or lars, got '{}'",
-               opt);
-    if (args.str("lr") == "auto")
-      args.set("lr", fmt::format("{:g}", opt == "adamw" ? 5e-4 * B / 512 : 0.1 * B / 256));
-    if (args.str("wd") == "auto") args.set("wd", opt == "adamw" ? "0.05" : opt == "lars" ? "1e-6" : "5e-4");
-    if (args.str("warmup-epochs") == "auto")  // DeiT's 5; at most a tenth of the epochs
-      args.set("warmup-epochs", vit ? std::to_string(std::min<int64_t>(5, args.integer("epochs", 1) / 10)) : "0");
+    // Every "auto" value from the library's recipe.
+    const SupervisedRecipe rec =
+        supervised_recipe(mode, d.size, vit, args.integer("batch-size", 1), args.integer("epochs", 1, 1000000),
+                          args.str("optimizer") == "auto" ? "" : args.str("optimizer"));
+    auto def = [&](const char* flag, const std::string& value) {
+      if (args.str(flag) == "auto") args.set(flag, value);
+    };
+    def("crop-min", fmt::format("{}", rec.crop_min));
+    def("optimizer", rec.optimizer.kind);
+    def("lr", fmt::format("{:g}", rec.optimizer.lr));  // 6 digits, as every run so far used
+    def("wd", fmt::format("{}", rec.optimizer.weight_decay));
+    def("warmup-epochs", fmt::format("{}", rec.lr.schedule.warmup_epochs));
     if (!linear && !args.given("cos") && args.str("schedule").empty()) args.set("cos", "1");
   };
   RunSetup run = setup_run(a, name, argv, resolve);

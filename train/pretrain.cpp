@@ -54,6 +54,96 @@ void add_internals(MetricsRow& row, const contrastive::Internals& in) {
 
 }  // namespace
 
+namespace {
+
+PretrainRecipe v1v2(const std::string& version, int image_size, int64_t epochs) {
+  const bool small = image_size <= 64, v2 = version == "v2";
+  PretrainRecipe r;
+  r.version = version;
+  r.dim = 128;
+  r.K = small ? 4096 : 65536;
+  r.m = small ? 0.99 : 0.999;
+  r.T = v2 ? 0.2 : small ? 0.1 : 0.07;
+  r.mlp = r.aug_plus = v2;
+  r.mlp_dim = small ? 1024 : 4096;  // unused by v1/v2; recorded as v3 would resolve it
+  r.bn_splits = small ? 8 : 1;
+  r.batch_size = small ? 512 : 256;
+  r.epochs = epochs > 0 ? epochs : 200;
+  r.base_lr = small ? 0.06 : 0.03;
+  r.optimizer = {"sgd", r.base_lr, 0.9, small ? 5e-4 : 1e-4};
+  r.lr.schedule.base_lr = r.base_lr;
+  r.lr.schedule.epochs = double(r.epochs);
+  // v2's --cos; the demo sets cos for its v1 too, and the small-image defaults follow the demo.
+  r.lr.schedule.kind = v2 || small ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
+  r.lr.schedule.milestones = {120, 160};
+  r.crop_min = 0.2;
+  return r;
+}
+
+}  // namespace
+
+PretrainRecipe moco_v1_recipe(int image_size, int64_t epochs) { return v1v2("v1", image_size, epochs); }
+PretrainRecipe moco_v2_recipe(int image_size, int64_t epochs) { return v1v2("v2", image_size, epochs); }
+
+double v3_warmup_epochs(bool vit, int64_t epochs) {
+  const double full = vit ? 40 : 10, of = vit ? 300 : 100, e = double(epochs);
+  return std::floor(std::min(full, full * e / of));
+}
+
+OptimizerChoice v3_optimizer(const std::string& kind) {
+  if (kind == "adamw") return {"adamw", 1.5e-4, 0.9, 0.1};
+  if (kind == "lars") return {"lars", 0.6, 0.9, 1e-6};
+  return {"sgd", 0.6, 0.9, 1e-6};
+}
+
+PretrainRecipe moco_v3_recipe(int image_size, bool vit, int64_t epochs) {
+  const bool small = image_size <= 64;
+  PretrainRecipe r;
+  r.version = "v3";
+  r.dim = 256;
+  r.K = 0;
+  r.m = 0.99;
+  r.m_cos = true;
+  r.T = vit ? 0.2 : 1.0;
+  r.mlp_dim = small ? 1024 : 4096;
+  r.mlp = r.aug_plus = false;
+  r.bn_splits = 1;
+  r.batch_size = small ? 256 : 4096;
+  r.epochs = epochs > 0 ? epochs : vit ? 300 : 100;
+  r.optimizer = v3_optimizer(vit ? "adamw" : "lars");
+  r.base_lr = r.optimizer.lr;
+  r.optimizer.lr = r.base_lr * double(r.batch_size) / 256;
+  r.lr.per_iteration = true;
+  r.lr.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
+  r.lr.schedule.base_lr = r.optimizer.lr;
+  r.lr.schedule.epochs = double(r.epochs);
+  r.lr.schedule.warmup_epochs = v3_warmup_epochs(vit, r.epochs);
+  r.crop_min = 0.08;
+  return r;
+}
+
+PretrainRecipe cifar_demo_recipe(const std::string& version, int64_t epochs) {
+  MOCO_USAGE_CHECK(version == "v1" || version == "v2",
+                   "--recipe cifar-demo is a MoCo v1/v2 recipe (a queue, one loss); got --moco-version {}", version);
+  PretrainRecipe r = v1v2(version, 32, epochs);  // the notebook's own values, whatever the image size
+  r.cifar_demo = true;
+  r.T = 0.1;
+  r.mlp = r.aug_plus = false;
+  r.lr.schedule.kind = optim::LrSchedule::Kind::cosine;
+  r.lr.epoch_offset = 1;  // the notebook counts epochs from 1, so its last epoch runs at lr 0
+  r.crop_min = 0.08;
+  r.knn_head_features = true;
+  return r;
+}
+
+PretrainRecipe moco_recipe(const std::string& version, int image_size, bool vit, bool cifar_demo, int64_t epochs) {
+  MOCO_USAGE_CHECK(version == "v1" || version == "v2" || version == "v3",
+                   "--moco-version must be v1, v2 or v3, got '{}'", version);
+  if (cifar_demo) return cifar_demo_recipe(version, epochs);
+  if (version == "v3") return moco_v3_recipe(image_size, vit, epochs);
+  return v1v2(version, image_size, epochs);
+}
+
 double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, data::DatasetPtr test,
                 const DataSetup& d, int64_t k, double T, int64_t max_bank, int64_t max_test, uint64_t seed,
                 int64_t batch_size, const TrainingHooks& hooks) {

@@ -33,6 +33,7 @@ struct PretrainRecipe {
   int64_t bn_splits = 8;       // v1/v2: shuffle-BN groups
   bool shuffle_bn = true;      // v1/v2: keys on a shuffled batch
   int64_t epochs = 200, batch_size = 512;
+  double base_lr = 0.06;       // --lr: v1/v2 the lr; v3 the base lr, used x batch / 256
   OptimizerChoice optimizer;   // lr as used (v3: the base lr x batch / 256)
   LrPlan lr;
   double crop_min = 0.2;       // RandomResizedCrop's smallest scale
@@ -43,6 +44,25 @@ struct PretrainRecipe {
   std::string classes;             // the classes of the data (for the kNN bank, the train split of them)
   int64_t log_every = 20;          // a row of MoCo's internals every N steps (0: off)
 };
+
+// The official recipes with every value resolved: main_moco.py of moco (v1,
+// v2) and of moco-v3 (v3), with the CIFAR-10 demo's sizes for images of 64 px
+// or less (queue 4096, m 0.99, split BN 8, batch 512, lr 0.06, wd 5e-4).
+// `epochs` 0: the recipe's (v1/v2 200; v3 ResNet 100, ViT 300); the v3
+// warm-up follows the epochs.
+PretrainRecipe moco_v1_recipe(int image_size, int64_t epochs = 0);
+PretrainRecipe moco_v2_recipe(int image_size, int64_t epochs = 0);
+PretrainRecipe moco_v3_recipe(int image_size, bool vit, int64_t epochs = 0);
+// The CIFAR-10 demo notebook exactly (v1 or v2 queue; no MLP head, T 0.1, its
+// augmentation, cosine lr counted from epoch 1, kNN on the head's output).
+PretrainRecipe cifar_demo_recipe(const std::string& version, int64_t epochs = 0);
+// The recipe of `version` ("v1", "v2", "v3"; cifar_demo: the demo's).
+PretrainRecipe moco_recipe(const std::string& version, int image_size, bool vit, bool cifar_demo = false,
+                           int64_t epochs = 0);
+// moco-v3's warm-up: 10 of 100 epochs (ResNet), 40 of 300 (ViT); proportionally fewer for shorter runs.
+double v3_warmup_epochs(bool vit, int64_t epochs);
+// The optimiser v3 uses (ResNet lars, ViT adamw) and its base lr and weight decay.
+OptimizerChoice v3_optimizer(const std::string& kind);
 
 // kNN top-1 (%) of `features` with `bank` as the memory (labelled images) and
 // `test` as queries, both through the evaluation transform of `d`; `max_bank`

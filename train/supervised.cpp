@@ -22,6 +22,34 @@ const char* mode_name(SupervisedMode m) {
   return "?";
 }
 
+SupervisedRecipe supervised_recipe(SupervisedMode mode, int image_size, bool vit, int64_t batch_size, int64_t epochs,
+                                   const std::string& optimizer) {
+  SupervisedRecipe r;
+  r.mode = mode;
+  r.epochs = epochs;
+  r.batch_size = batch_size;
+  r.crop_min = image_size <= 64 ? 0.8 : 0.08;
+  r.lr.schedule.epochs = double(epochs);
+  const double B = double(batch_size);
+  if (mode == SupervisedMode::linear) {
+    r.optimizer = {optimizer.empty() ? "sgd" : optimizer, 30, 0.9, 0};
+    r.lr.schedule.kind = optim::LrSchedule::Kind::step;
+    r.lr.schedule.milestones = {60, 80};
+  } else {
+    const std::string kind = optimizer.empty() ? (vit ? "adamw" : "sgd") : optimizer;
+    MOCO_USAGE_CHECK(kind == "sgd" || kind == "adamw" || kind == "lars",
+                     "--optimizer must be sgd, adamw or lars, got '{}'", kind);
+    r.optimizer = kind == "adamw" ? OptimizerChoice{kind, 5e-4 * B / 512, 0.9, 0.05}
+                  : kind == "lars" ? OptimizerChoice{kind, 0.1 * B / 256, 0.9, 1e-6}
+                                   : OptimizerChoice{kind, 0.1 * B / 256, 0.9, 5e-4};
+    r.lr.schedule.warmup_epochs = vit ? double(std::min<int64_t>(5, epochs / 10)) : 0;  // DeiT's 5, at most a tenth
+    r.lr.per_iteration = r.lr.schedule.warmup_epochs > 0;
+    r.lr.schedule.kind = r.lr.per_iteration ? optim::LrSchedule::Kind::warmup_cosine : optim::LrSchedule::Kind::cosine;
+  }
+  r.lr.schedule.base_lr = r.optimizer.lr;
+  return r;
+}
+
 EvalResult evaluate_classifier(nn::Module& model, const data::DatasetPtr& ds, const DataSetup& d, Device device,
                                int64_t batch_size) {
   data::LoaderOptions lo;

@@ -28,6 +28,16 @@ struct SupervisedRecipe {
   double crop_min = 0.08;  // RandomResizedCrop's smallest scale
 };
 
+// The recipes, every value resolved (`optimizer` "": the recipe's choice):
+//   train / finetune: ResNet sgd lr 0.1 x batch/256, wd 5e-4, cosine; ViT adamw
+//     lr 5e-4 x batch/512, wd 0.05, warm-up min(5, epochs/10) then cosine per
+//     iteration; lars lr 0.1 x batch/256, wd 1e-6;
+//   linear: main_lincls.py, sgd lr 30, momentum 0.9, no weight decay, lr /10
+//     at epochs 60 and 80 of 100.
+// crop_min: 0.08 as main_lincls.py; 0.8 for images of 64 px or less (close to CIFAR's pad-and-crop).
+SupervisedRecipe supervised_recipe(SupervisedMode mode, int image_size, bool vit, int64_t batch_size, int64_t epochs,
+                                   const std::string& optimizer = "");
+
 struct EvalResult {
   double loss = 0, top1 = 0;  // mean cross-entropy, top-1 in %
   int64_t n = 0;
