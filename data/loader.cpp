@@ -34,9 +34,11 @@ DataLoader::DataLoader(DatasetPtr dataset, Pipeline pipeline, LoaderOptions opti
   MOCO_CHECK(!pipe_.views.empty() && pipe_.size > 0, "DataLoader: pipeline '{}' has no views or no output size",
              pipe_.name);
   MOCO_CHECK(ds_->size() > 0, "DataLoader: {} is empty", ds_->describe());
-  MOCO_CHECK(!opt_.drop_last || ds_->size() >= opt_.batch_size,
-             "DataLoader: {} has {} samples, fewer than one batch of {} (drop_last leaves nothing)", ds_->describe(),
-             ds_->size(), opt_.batch_size);
+  MOCO_CHECK(opt_.world >= 1 && opt_.rank >= 0 && opt_.rank < opt_.world, "DataLoader: rank {} of {} processes",
+             opt_.rank, opt_.world);
+  MOCO_CHECK(!opt_.drop_last || shard_size() >= opt_.batch_size,
+             "DataLoader: {} has {} samples, fewer than one batch of {}{} (drop_last leaves nothing)", ds_->describe(),
+             ds_->size(), opt_.batch_size, opt_.world > 1 ? fmt::format(" per process ({} processes)", opt_.world) : "");
   for (int i = 0; i < opt_.num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -54,8 +56,13 @@ void DataLoader::stop_workers() {
   workers_.clear();
 }
 
+int64_t DataLoader::shard_size() const {
+  const int64_t n = ds_->size(), w = opt_.world, r = opt_.rank;
+  return opt_.drop_last ? n / w : (n - r + w - 1) / w;
+}
+
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = ds_->size(), b = opt_.batch_size;
+  const int64_t n = shard_size(), b = opt_.batch_size;
   return opt_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -65,6 +72,11 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   if (opt_.shuffle) {
     Generator gen(mix_seed(opt_.seed, Stream::shuffle, uint64_t(epoch)));
     shuffle_in_place(order, gen);
+  }
+  if (opt_.world > 1) {
+    std::vector<int64_t> mine(static_cast<size_t>(shard_size()));
+    for (size_t j = 0; j < mine.size(); ++j) mine[j] = order[size_t(opt_.rank) + j * size_t(opt_.world)];
+    order = std::move(mine);
   }
   return order;
 }

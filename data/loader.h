@@ -31,6 +31,13 @@ struct LoaderOptions {
   int num_workers = 2;  // 0: batches are made in the calling thread
   int prefetch = 2;     // batches in flight or waiting, per worker
   uint64_t seed = 0;
+  // Data-parallel training (train/dist.h): this process is rank `rank` of
+  // `world` and takes items rank, rank+world, ... of each epoch's order, as
+  // PyTorch's DistributedSampler does; batch_size is then the per-process
+  // batch. With drop_last every rank gets floor(n / world) items (the tail
+  // that cannot fill a global batch is left out, as one process leaves it);
+  // without, the ranks share out every item once (evaluation).
+  int rank = 0, world = 1;
 };
 
 struct Batch {
@@ -51,6 +58,7 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   int64_t batches_per_epoch() const;
+  int64_t shard_size() const;  // the items of an epoch this process takes (all of them in one process)
   // Begins `epoch` (abandoning whatever is left of the current one) at batch
   // `first_batch` (> 0 when resuming a run mid-epoch: the batches are those
   // the uninterrupted epoch would have given).

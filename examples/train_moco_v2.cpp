@@ -70,7 +70,7 @@ int main(int argc, char** argv) try {
   data::PresetOptions po = train::preset_options(d);
   po.crop_min = 0.2;
   data::LoaderOptions lo;
-  lo.batch_size = 256;
+  lo.batch_size = 64;  // small batches, many steps: what a CPU affords (main_moco.py: 256 on 8 GPUs)
   data::DataLoader loader(d.train, data::moco_v2(po), lo);
   const int64_t iters = loader.batches_per_epoch();
   MOCO_CHECK(iters > 0 && cfg.K % lo.batch_size == 0, "too few images for a batch of {}", lo.batch_size);

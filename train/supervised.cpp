@@ -51,12 +51,15 @@ SupervisedRecipe supervised_recipe(SupervisedMode mode, int image_size, bool vit
 }
 
 EvalResult evaluate_classifier(nn::Module& model, const data::DatasetPtr& ds, const DataSetup& d, Device device,
-                               int64_t batch_size) {
+                               int64_t batch_size, ProcessGroup& g) {
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.shuffle = false;
   lo.drop_last = false;
   lo.num_workers = d.workers;
+  lo.rank = g.rank();
+  lo.world = g.size();
+  broadcast_buffers(g, model);
   data::DataLoader loader(ds, data::eval_transform(preset_options(d)), lo);
   const bool was_training = model.is_training();
   model.eval();
@@ -74,14 +77,20 @@ EvalResult evaluate_classifier(nn::Module& model, const data::DatasetPtr& ds, co
     r.n += n;
   }
   model.train(was_training);
+  std::vector<double> sums = {loss_sum, correct, double(r.n)};
+  g.all_reduce_sum(sums);
+  loss_sum = sums[0], correct = sums[1], r.n = int64_t(sums[2]);
   r.loss = r.n ? loss_sum / double(r.n) : 0;
   r.top1 = r.n ? 100.0 * correct / double(r.n) : 0;
   return r;
 }
 
 SupervisedTrainer::SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, DataSetup data, Device device,
-                                     uint64_t seed, const Pretrained* pretrained)
-    : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed) {
+                                     uint64_t seed, const Pretrained* pretrained, ProcessGroup& group)
+    : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed), g_(group) {
+  MOCO_USAGE_CHECK(r_.batch_size % g_.size() == 0,
+                   "--batch-size {} is the global batch: it must be a multiple of the {} processes", r_.batch_size,
+                   g_.size());
   nn::manual_seed(seed);
   model_ = make_backbone(spec_);
   const std::string head = spec_.head();
@@ -103,6 +112,7 @@ SupervisedTrainer::SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, Da
     }
   }
   model_->to(device_);
+  broadcast_module(g_, *model_);  // DDP starts every rank from rank 0's weights
   opt_ = make_optimizer(r_.optimizer, model_->named_parameters());
 }
 
@@ -134,8 +144,11 @@ void SupervisedTrainer::save(const std::string& path, int64_t epochs_done, const
 RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHooks& hooks) {
   const bool linear = r_.mode == SupervisedMode::linear;
   const std::string name = mode_name(r_.mode), head = spec_.head(), ckpt = dir.file("checkpoint.safetensors");
+  const bool writer = g_.is_writer();
+  std::vector<Tensor> params;
+  for (auto& [n, p] : model_->named_parameters()) params.push_back(p);
   if (resumed_any_) {
-    dir.truncate_metrics(size_t(start_epoch_));  // rows past the checkpoint go
+    if (writer) dir.truncate_metrics(size_t(start_epoch_));  // rows past the checkpoint go
     for (auto& row : dir.read_metrics())
       if (auto v = find_value(row, "val_top1")) best_ = std::max(best_, *v);
   }
@@ -146,9 +159,11 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
   data::PresetOptions po = preset_options(d_);
   po.crop_min = r_.crop_min;
   data::LoaderOptions lo;
-  lo.batch_size = r_.batch_size;
+  lo.batch_size = r_.batch_size / g_.size();  // this rank's slice of the global batch
   lo.num_workers = d_.workers;
   lo.seed = seed_;
+  lo.rank = g_.rank();
+  lo.world = g_.size();
   data::DataLoader loader(d_.train, data::linear_train(po), lo);
   const int64_t iters = loader.batches_per_epoch();
   const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta_, iters);  // a run stopped mid-epoch
@@ -165,15 +180,25 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
     const auto t0 = clock::now();
     double loss_sum = 0, correct = 0, secs_before = 0;
     int64_t seen = 0, i = 0;
-    if (part_way) {
-      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), secs_before = resumed.sum("seconds");
-      seen = int64_t(resumed.sum("seen")), i = resumed.step;
+    if (part_way) {  // the sums of every rank so far: rank 0 carries them
+      secs_before = resumed.sum("seconds"), i = resumed.step;
+      if (writer) {
+        loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct");
+        seen = int64_t(resumed.sum("seen"));
+      }
     }
+    // The epoch's sums over every rank (the progress bar shows this rank's).
+    auto global_sums = [&] {
+      std::vector<double> s = {loss_sum, correct, double(seen)};
+      g_.all_reduce_sum(s);
+      return s;
+    };
     auto seconds = [&] { return secs_before + std::chrono::duration<double>(clock::now() - t0).count(); };
     data::Batch b;
     while (loader.next(b)) {
       opt_->set_lr(r_.lr.at(epoch, i, iters));
       Tensor x = to_device(b.views[0], device_), y = to_device(b.labels, device_);
+      if (g_.size() > 1) broadcast_buffers(g_, *model_);  // DDP's broadcast_buffers=True
       Tensor logits;
       if (linear) {
         Tensor f;
@@ -191,6 +216,7 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
                         epoch > 0 && (epoch > start_epoch_ || resumed_any_) ? ckpt : "");
       opt_->zero_grad();
       loss.backward();
+      average_gradients(g_, params);
       opt_->step();
       const int64_t n = x.size(0);
       loss_sum += l * double(n);
@@ -198,19 +224,22 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
       seen += n;
       ++i;
       hooks.on_step({{"loss", l}, {"lr", opt_->lr()}, {"top1", 100.0 * correct / double(seen)}});
-      if (StopSignals::requested() && i < iters) {
+      if (const int sig = agreed_stop(g_); sig != 0 && i < iters) {
+        const std::vector<double> s = global_sums();
         PartialEpoch part;
         part.step = i;
-        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"seen", double(seen)}, {"seconds", seconds()}};
+        part.sums = {{"loss_sum", s[0]}, {"correct", s[1]}, {"seen", s[2]}, {"seconds", seconds()}};
         hooks.on_end();
-        save(ckpt, epoch, part, -1);
-        return {true, epoch + 1, i, iters, StopSignals::requested()};
+        if (writer) save(ckpt, epoch, part, -1);
+        return {true, epoch + 1, i, iters, sig};
       }
     }
     const double secs = seconds();
     hooks.on_end();
+    const std::vector<double> s = global_sums();
+    loss_sum = s[0], correct = s[1], seen = int64_t(s[2]);
     const double ips = double(seen) / std::max(secs, 1e-9);
-    EvalResult ev = evaluate_classifier(*model_, d_.val, d_, device_, r_.eval_batch_size);
+    EvalResult ev = evaluate_classifier(*model_, d_.val, d_, device_, r_.eval_batch_size, g_);
     best_ = std::max(best_, ev.top1);
     const MetricsRow row = {{"epoch", double(epoch + 1)},
                             {"lr", opt_->lr()},
@@ -222,10 +251,12 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
                             {"epoch_sec", secs},
                             {"images_per_sec", ips}};
     // The row before the checkpoint: --resume drops a row the checkpoint lacks.
-    dir.append_metrics(row);
-    save(ckpt, epoch + 1, PartialEpoch{}, ev.top1);
+    if (writer) {
+      dir.append_metrics(row);
+      save(ckpt, epoch + 1, PartialEpoch{}, ev.top1);
+    }
     if (hooks.epoch_done) hooks.epoch_done(row);
-    if (StopSignals::requested() && epoch + 1 < end_epoch) return {true, epoch + 1, iters, iters, StopSignals::requested()};
+    if (const int sig = agreed_stop(g_); sig != 0 && epoch + 1 < end_epoch) return {true, epoch + 1, iters, iters, sig};
   }
   return {};
 }

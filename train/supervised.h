@@ -10,6 +10,7 @@
 
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
+#include "train/dist.h"
 #include "train/hooks.h"
 #include "train/model_spec.h"
 #include "train/optimizer.h"
@@ -44,24 +45,28 @@ struct EvalResult {
 };
 // Top-1 and loss of a classifier (evaluation mode, no grad) on `ds` with the
 // evaluation transform (resize + centre crop, normalisation of `d`).
+// Across the processes of `g`: each rank evaluates its share of `ds` with
+// rank 0's buffers, and the sums are added up (the same result on every rank).
 EvalResult evaluate_classifier(nn::Module& model, const data::DatasetPtr& ds, const DataSetup& d, Device device,
-                               int64_t batch_size);
+                               int64_t batch_size, ProcessGroup& g = world());
 
 class SupervisedTrainer {
  public:
   // Builds the model from `spec` with the init generator seeded by `seed`;
   // `pretrained` (linear, finetune) fills every backbone tensor (the head is
   // new); linear freezes all but the head (N(0, 0.01) weights, zero bias).
+  // Data-parallel across the processes of `group` (train/dist.h): recipe.batch_size is the global batch.
   SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed,
-                    const Pretrained* pretrained = nullptr);
+                    const Pretrained* pretrained = nullptr, ProcessGroup& group = world());
   nn::Module& model() { return *model_; }
   optim::Optimizer& optimizer() { return *opt_; }
   // Continues from a checkpoint this trainer wrote (the model and optimiser state, the epoch, a partial epoch).
   void resume(const Checkpoint& c);
   int64_t start_epoch() const { return start_epoch_; }
   // Trains up to `end_epoch` (at most recipe.epochs) in `dir`: each epoch a
-  // metrics row, then the checkpoint `dir`/checkpoint.safetensors; a stop
-  // signal ends it after the current batch with a checkpoint that resumes there.
+  // metrics row, then the checkpoint `dir`/checkpoint.safetensors (rank 0
+  // writes them); a stop signal ends it after the current batch with a
+  // checkpoint that resumes there, with any number of processes.
   RunEnd run(const RunDir& dir, int64_t end_epoch, const TrainingHooks& hooks = {});
   double best_top1() const { return best_; }
   // linear: the frozen backbone did not change (main_lincls.py's sanity check); throws if it did.
@@ -74,6 +79,7 @@ class SupervisedTrainer {
   DataSetup d_;
   Device device_;
   uint64_t seed_;
+  ProcessGroup& g_;
   std::shared_ptr<nn::Module> model_;
   std::unique_ptr<optim::Optimizer> opt_;
   int64_t start_epoch_ = 0;

@@ -3,6 +3,7 @@
 // shutdown in the middle of an epoch.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "data/loader.h"
+#include "test_util.h"
 
 using namespace moco;
 using namespace moco::data;
@@ -210,4 +212,55 @@ TEST_CASE("loader: bounded prefetch; destroying it mid-epoch neither hangs nor l
   }
   done = true;
   watchdog.join();
+}
+
+TEST_CASE("loader: a rank's shard is DistributedSampler's; the ranks' batches b make up one process's batch b") {
+  auto ds = std::make_shared<ToyDataset>();  // 103 images
+  LoaderOptions one;
+  one.batch_size = 8;
+  one.num_workers = 0;
+  one.seed = 3;
+  DataLoader whole(ds, moco_v2(small()), one);
+  const std::vector<Batch> ref = run_epoch(whole, 2);
+  REQUIRE(ref.size() == 12);  // 103 / 8
+  const std::vector<int64_t> order = whole.epoch_order(2);
+  std::vector<std::vector<Batch>> per_rank;
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions o = one;
+    o.batch_size = 4;
+    o.rank = r;
+    o.world = 2;
+    DataLoader dl(ds, moco_v2(small()), o);
+    CHECK(dl.shard_size() == 51);  // floor(103 / 2)
+    CHECK(dl.batches_per_epoch() == 12);
+    const std::vector<int64_t> mine = dl.epoch_order(2);
+    for (size_t j = 0; j < mine.size(); ++j) CHECK(mine[j] == order[size_t(r) + 2 * j]);  // r, r+N, r+2N, ...
+    per_rank.push_back(run_epoch(dl, 2));
+  }
+  for (size_t b = 0; b < ref.size(); ++b) {
+    std::multiset<int64_t> global(ref[b].indices.begin(), ref[b].indices.end()), joined;
+    for (auto& rb : per_rank) joined.insert(rb[b].indices.begin(), rb[b].indices.end());
+    CHECK(global == joined);
+    // The same image gets the same augmentation on whichever rank takes it: seeds follow (seed, epoch, index).
+    const int64_t first = per_rank[1][b].indices[0];
+    const auto at = std::find(ref[b].indices.begin(), ref[b].indices.end(), first) - ref[b].indices.begin();
+    CHECK_CLOSE(per_rank[1][b].views[0].slice(0, 0, 1), ref[b].views[0].slice(0, at, at + 1), 0.0, 0.0);
+  }
+  // Without drop_last (evaluation) the ranks share out every image exactly once.
+  std::multiset<int64_t> all;
+  for (int r = 0; r < 3; ++r) {
+    LoaderOptions o = one;
+    o.drop_last = false;
+    o.shuffle = false;
+    o.rank = r;
+    o.world = 3;
+    DataLoader dl(ds, eval_transform(small()), o);
+    for (const Batch& b : run_epoch(dl, 0)) all.insert(b.indices.begin(), b.indices.end());
+  }
+  CHECK(all.size() == 103);
+  CHECK(std::set<int64_t>(all.begin(), all.end()).size() == 103);
+  LoaderOptions bad = one;
+  bad.rank = 2;
+  bad.world = 2;
+  CHECK_THROWS_WITH(DataLoader(ds, moco_v2(small()), bad), doctest::Contains("rank 2 of 2 processes"));
 }

@@ -1,0 +1,68 @@
+// Data-parallel training across processes, the way PyTorch's
+// DistributedDataParallel does it for the official MoCo scripts: every
+// process (rank) holds the whole model, takes its slice of each global batch
+// (rank r: items r, r+N, r+2N, ... of the epoch's seeded order, as
+// DistributedSampler gives them), and the gradients are averaged over the
+// ranks before each optimiser step, so the ranks stay identical. Buffers
+// (BatchNorm running statistics) are rank 0's before each forward
+// (broadcast_buffers=True). The transport is OpenMPI (`mpirun -np N moco
+// ...`); without MPI, or outside mpirun, the group has one process and every
+// collective is the identity.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/module.h"
+#include "tensor/tensor.h"
+
+namespace moco::train {
+
+class ProcessGroup {
+ public:
+  virtual ~ProcessGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;  // "none" (one process) or "mpi"
+  // Element-wise sum over the ranks, in place (a contiguous CPU float32 / float64 / int64 tensor).
+  virtual void all_reduce_sum(Tensor& t) = 0;
+  virtual void all_reduce_sum(std::vector<double>& v) = 0;
+  // Rank `root`'s values into `t` (or `s`) on every rank.
+  virtual void broadcast(Tensor& t, int root) = 0;
+  virtual void broadcast(std::string& s, int root) = 0;
+  // Every rank's `x`, in rank order.
+  virtual std::vector<uint64_t> all_gather(uint64_t x) = 0;
+  // Every rank's `t` (the same shape on each) concatenated along dim 0, in rank order.
+  virtual Tensor all_gather(const Tensor& t) = 0;
+  // Ends every rank of the job with `code` (after this rank's message is out).
+  [[noreturn]] virtual void abort(int code) = 0;
+  bool is_writer() const { return rank() == 0; }  // the rank that writes logs, metrics and checkpoints
+};
+
+// The process's group: OpenMPI's world when the process was started by
+// mpirun (and MPI is compiled in), else a group of one.
+ProcessGroup& world();
+// Starts MPI when the process runs under mpirun (OMPI_COMM_WORLD_SIZE is set)
+// and moco was built with MPI; a clear error when it was not. Call once, first thing in main.
+void init_distributed(int* argc, char*** argv);
+void finalize_distributed();
+bool mpi_compiled();
+
+// DDP's pieces, on a group of any size (one process: no-ops).
+// Copies rank 0's parameters and buffers to every rank (at the start of training).
+void broadcast_module(ProcessGroup& g, nn::Module& m);
+// Copies rank 0's buffers (BatchNorm running statistics, counters) to every rank.
+void broadcast_buffers(ProcessGroup& g, nn::Module& m);
+// Replaces each parameter's gradient by its mean over the ranks: one
+// all-reduce over a flat buffer of all gradients (one bucket).
+void average_gradients(ProcessGroup& g, const std::vector<Tensor>& params);
+// The stop signal (SIGINT / SIGTERM, 0: none) any rank has received, the
+// same on every rank, so that all of them stop after the same step.
+int agreed_stop(ProcessGroup& g);
+// A 64-bit hash of `text` (FNV-1a): the ranks compare their configurations by it.
+uint64_t hash_text(const std::string& text);
+// Throws a UsageError on every rank (rank 0's message names the first rank
+// that differs) unless every rank passed the same `text`.
+void check_same_on_all_ranks(ProcessGroup& g, const std::string& text, const std::string& what);
+
+}  // namespace moco::train
