@@ -5,6 +5,9 @@
 // backward function that captures only what that backward needs. backward()
 // walks the graph in topological order, sums gradients per node and frees
 // each node's saved tensors once it has run.
+//
+// With tensor/ this is one layer (see tensor/tensor.h): a Tensor's grad_fn
+// is a Node of this file.
 #pragma once
 #include <functional>
 #include <memory>

@@ -1,7 +1,5 @@
 #include "contrastive/moco.h"
 
-#include "nn/models/resnet.h"
-#include "nn/models/vit.h"
 #include "nn/state_dict.h"
 
 namespace moco::contrastive {
@@ -13,7 +11,7 @@ void MoCo::set_momentum(double m) {
 
 nn::NamedTensors MoCo::backbone_state_dict() const {
   nn::NamedTensors out;
-  const std::string head = head_name_ + ".";
+  const std::string head = head_name() + ".";
   for (auto& [n, t] : query_encoder().state_dict())
     if (n.compare(0, head.size(), head) != 0) out.emplace_back(n, t);
   return out;
@@ -22,17 +20,5 @@ nn::NamedTensors MoCo::backbone_state_dict() const {
 nn::NamedTensors MoCo::checkpoint_state() const { return state_dict(); }
 
 void MoCo::load_checkpoint_state(const nn::NamedTensors& state) { load_state_dict(state, true); }
-
-int64_t backbone_feature_dim(const nn::Module& m) {
-  if (auto* r = dynamic_cast<const nn::ResNet*>(&m)) return r->feature_dim();
-  if (auto* v = dynamic_cast<const nn::VisionTransformer*>(&m)) return v->feature_dim();
-  fail("MoCo: the backbone must be a ResNet or a VisionTransformer, got {}", m.type_name());
-}
-
-std::string backbone_head_name(const nn::Module& m) {
-  if (dynamic_cast<const nn::ResNet*>(&m)) return "fc";
-  if (dynamic_cast<const nn::VisionTransformer*>(&m)) return "head";
-  fail("MoCo: the backbone must be a ResNet or a VisionTransformer, got {}", m.type_name());
-}
 
 }  // namespace moco::contrastive

@@ -1,5 +1,6 @@
 // What MoCo v1/v2 (moco_v2.h) and v3 (moco_v3.h) share: the model interface
-// the command line drives, and the backbone helpers.
+// the command line drives. The backbones are nn::Backbone (nn/models/backbone.h):
+// a ResNet or a VisionTransformer.
 //
 // A MoCo model is an nn::Module whose children are the official ones, so its
 // state_dict() has builder.py's names ("encoder_q.conv1.weight", ...;
@@ -16,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
+#include "nn/models/backbone.h"
 
 namespace moco::contrastive {
 
@@ -45,12 +46,13 @@ class MoCo : public nn::Module {
   double momentum() const { return m_; }
   void set_momentum(double m);
 
-  // v1/v2: encoder_q; v3: base_encoder (the backbone with its projector as head).
-  virtual nn::Module& query_encoder() const = 0;
+  // v1/v2: encoder_q; v3: base_encoder (the backbone with its projector as
+  // head; query_encoder().features(x) are the backbone's features).
+  virtual nn::Backbone& query_encoder() const = 0;
   // v1/v2: encoder_k; v3: momentum_encoder.
-  virtual nn::Module& key_encoder() const = 0;
+  virtual nn::Backbone& key_encoder() const = 0;
   // The child of the query encoder that MoCo replaced: "fc" (ResNet) or "head" (ViT).
-  const std::string& head_name() const { return head_name_; }
+  std::string head_name() const { return query_encoder().head_name(); }
   // The query encoder without its head: the pretrained backbone, with
   // torchvision/timm names (what main_lincls.py keeps); loads into a ResNet or
   // ViT with load_state_dict(strict = false) or after adding a fresh head.
@@ -68,14 +70,9 @@ class MoCo : public nn::Module {
  protected:
   MoCo() = default;
   MoCo(const MoCo&) = default;
+  // The encoder registered as child `name` (the constructors register backbones only).
+  nn::Backbone& encoder(const std::string& name) const { return static_cast<nn::Backbone&>(child(name)); }
   double m_ = 0.999;
-  std::string head_name_;
 };
-
-// ---- backbones: ResNet (nn/models/resnet.h) or VisionTransformer (nn/models/vit.h) ----
-// Width of the backbone's features before its head (ResNet: 512·expansion·width/64; ViT: embed_dim).
-int64_t backbone_feature_dim(const nn::Module& backbone);
-// Name of the backbone's head child: "fc" (ResNet) or "head" (ViT). Throws for other modules.
-std::string backbone_head_name(const nn::Module& backbone);
 
 }  // namespace moco::contrastive

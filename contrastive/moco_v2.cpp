@@ -12,10 +12,10 @@
 
 namespace moco::contrastive {
 
-std::string attach_v2_head(nn::Module& backbone, int64_t dim, bool mlp) {
+std::string attach_v2_head(nn::Backbone& backbone, int64_t dim, bool mlp) {
   MOCO_CHECK(dim > 0, "MoCo: feature dimension --moco-dim must be positive, got {}", dim);
-  const int64_t d = backbone_feature_dim(backbone);
-  const std::string head = backbone_head_name(backbone);
+  const int64_t d = backbone.feature_dim();
+  const std::string head = backbone.head_name();
   if (mlp)  // builder.py: nn.Sequential(nn.Linear(dim_mlp, dim_mlp), nn.ReLU(), encoder.fc)
     backbone.replace_child(head, std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
                                      std::make_shared<nn::Linear>(d, d), std::make_shared<nn::ReLU>(),
@@ -25,13 +25,13 @@ std::string attach_v2_head(nn::Module& backbone, int64_t dim, bool mlp) {
   return head;
 }
 
-MoCoV2::MoCoV2(std::shared_ptr<nn::Module> backbone, const MoCoV2Config& cfg)
+MoCoV2::MoCoV2(std::shared_ptr<nn::Module> backbone_module, const MoCoV2Config& cfg)
     : cfg_(cfg), shuffle_gen_(cfg.shuffle_seed) {
-  MOCO_CHECK(backbone != nullptr, "MoCo: the backbone is null");
+  const std::shared_ptr<nn::Backbone> backbone = nn::as_backbone(backbone_module, "MoCo");
   MOCO_CHECK(cfg.K > 0, "MoCo: queue size --moco-k must be positive, got {}", cfg.K);
   MOCO_CHECK(cfg.T > 0, "MoCo: temperature --moco-t must be positive, got {}", cfg.T);
   set_momentum(cfg.m);
-  head_name_ = attach_v2_head(*backbone, cfg.dim, cfg.mlp);
+  attach_v2_head(*backbone, cfg.dim, cfg.mlp);
   use_split_batch_norm(*backbone, cfg.bn_splits);
   register_module("encoder_q", backbone);
   register_module("encoder_k", make_momentum_encoder(*backbone));

@@ -49,12 +49,13 @@ struct MoCoV2Config {
 
 // Replaces the backbone's head (ResNet fc / ViT head) by the v1 Linear or the
 // v2 MLP head, drawing from the init generator. Returns the head's name.
-std::string attach_v2_head(nn::Module& backbone, int64_t dim, bool mlp);
+std::string attach_v2_head(nn::Backbone& backbone, int64_t dim, bool mlp);
 
 class MoCoV2 : public MoCo {
  public:
-  // `backbone`: a ResNet or VisionTransformer (its head is replaced, any
-  // num_classes). The queue is drawn from the init generator (nn::init_generator()).
+  // `backbone`: an nn::Backbone, a ResNet or VisionTransformer (its head is
+  // replaced, any num_classes); anything else is refused. The queue is drawn
+  // from the init generator (nn::init_generator()).
   MoCoV2(std::shared_ptr<nn::Module> backbone, const MoCoV2Config& cfg);
   std::string type_name() const override { return "MoCo"; }
   std::string version() const override { return cfg_.mlp ? "v2" : "v1"; }
@@ -66,8 +67,8 @@ class MoCoV2 : public MoCo {
   // none may be given with shuffle_bn off.
   MoCoOutput forward_views(const Tensor& im_q, const Tensor& im_k, const std::vector<Tensor>& idx_shuffle);
 
-  nn::Module& query_encoder() const override { return child(0); }  // encoder_q
-  nn::Module& key_encoder() const override { return child(1); }    // encoder_k
+  nn::Backbone& query_encoder() const override { return encoder("encoder_q"); }
+  nn::Backbone& key_encoder() const override { return encoder("encoder_k"); }
   Queue& queue() { return queue_; }
   const Queue& queue() const { return queue_; }
   Generator& shuffle_generator() { return shuffle_gen_; }

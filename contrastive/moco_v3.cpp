@@ -5,25 +5,24 @@
 #include "contrastive/infonce.h"
 #include "contrastive/momentum.h"
 #include "nn/mlp.h"
-#include "nn/models/vit.h"
 
 namespace moco::contrastive {
 
-MoCoV3::MoCoV3(std::shared_ptr<nn::Module> backbone, const MoCoV3Config& cfg) : cfg_(cfg) {
-  MOCO_CHECK(backbone != nullptr, "MoCo v3: the backbone is null");
+MoCoV3::MoCoV3(std::shared_ptr<nn::Module> backbone_module, const MoCoV3Config& cfg) : cfg_(cfg) {
   MOCO_CHECK(cfg.dim > 0 && cfg.mlp_dim > 0, "MoCo v3: --moco-dim {} and --moco-mlp-dim {} must be positive", cfg.dim,
              cfg.mlp_dim);
   MOCO_CHECK(cfg.T > 0, "MoCo v3: temperature --moco-t must be positive, got {}", cfg.T);
   MOCO_CHECK(cfg.projector_layers >= 0, "MoCo v3: projector_layers must be >= 0, got {}", cfg.projector_layers);
   set_momentum(cfg.m);
-  const bool vit = dynamic_cast<const nn::VisionTransformer*>(backbone.get()) != nullptr;
-  const int64_t d = backbone_feature_dim(*backbone);
-  head_name_ = backbone_head_name(*backbone);
+  const std::shared_ptr<nn::Backbone> backbone = nn::as_backbone(backbone_module, "MoCo v3");
+  // builder.py: MoCo_ViT builds a 3-layer projector and a predictor with a last BN, MoCo_ResNet neither.
+  const bool vit = backbone->family() == "vit";
+  const int64_t d = backbone->feature_dim();
   const int64_t layers = cfg.projector_layers > 0 ? cfg.projector_layers : (vit ? 3 : 2);
   const bool pred_last_bn = cfg.predictor_last_bn == MoCoV3Config::LastBN::automatic
                                 ? vit
                                 : cfg.predictor_last_bn == MoCoV3Config::LastBN::on;
-  backbone->replace_child(head_name_, nn::build_mlp_v3(layers, d, cfg.mlp_dim, cfg.dim, true));
+  backbone->replace_child(backbone->head_name(), nn::build_mlp_v3(layers, d, cfg.mlp_dim, cfg.dim, true));
   register_module("base_encoder", backbone);
   register_module("momentum_encoder", make_momentum_encoder(*backbone));
   register_module("predictor", nn::build_mlp_v3(2, cfg.dim, cfg.mlp_dim, cfg.dim, pred_last_bn));

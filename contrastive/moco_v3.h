@@ -31,7 +31,8 @@ struct MoCoV3Config {
 
 class MoCoV3 : public MoCo {
  public:
-  // `backbone`: a ResNet or VisionTransformer (its head is replaced).
+  // `backbone`: an nn::Backbone, a ResNet or VisionTransformer (its head is
+  // replaced); anything else is refused.
   MoCoV3(std::shared_ptr<nn::Module> backbone, const MoCoV3Config& cfg);
   std::string type_name() const override { return "MoCo"; }
   std::string version() const override { return "v3"; }
@@ -42,9 +43,9 @@ class MoCoV3 : public MoCo {
   // builder.py's forward(x1, x2, m).
   MoCoOutput forward_views(const Tensor& x1, const Tensor& x2, double m);
 
-  nn::Module& query_encoder() const override { return child(0); }  // base_encoder
-  nn::Module& key_encoder() const override { return child(1); }    // momentum_encoder
-  nn::Module& predictor() const { return child(2); }
+  nn::Backbone& query_encoder() const override { return encoder("base_encoder"); }
+  nn::Backbone& key_encoder() const override { return encoder("momentum_encoder"); }
+  nn::Module& predictor() const { return child("predictor"); }
   const MoCoV3Config& config() const { return cfg_; }
 
  private:

@@ -1,6 +1,7 @@
 #include "contrastive/momentum.h"
 
 #include "autograd/engine.h"
+#include "optim/fused.h"
 #include "optim/schedule.h"
 
 namespace moco::contrastive {
@@ -10,21 +11,6 @@ std::shared_ptr<nn::Module> make_momentum_encoder(const nn::Module& query) {
   key->requires_grad_(false);
   return key;
 }
-
-namespace {
-
-// k = k·m + q·(1 − m), one pass (the contiguous CPU case; the loop PyTorch runs too).
-template <class T>
-void ema_cpu(const Tensor& k, const Tensor& q, double m) {
-  T* pk = k.data<T>();
-  const T* pq = q.data<T>();
-  const T mt = T(m), one_minus = T(1.0 - m);
-  const int64_t n = k.numel();
-#pragma omp parallel for simd if (n >= (1 << 15)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) pk[i] = pk[i] * mt + pq[i] * one_minus;
-}
-
-}  // namespace
 
 void momentum_update(nn::Module& key, const nn::Module& query, double m) {
   MOCO_CHECK(m >= 0 && m <= 1, "momentum_update: momentum m = {} must be in [0, 1]", m);
@@ -44,15 +30,10 @@ void momentum_update(nn::Module& key, const nn::Module& query, double m) {
 }
 
 void ema_(const Tensor& k, const Tensor& q, double m) {
-  const bool fused = k.device().is_cpu() && q.device().is_cpu() && k.is_contiguous() && q.is_contiguous();
-  if (fused && k.dtype() == DType::f32) {
-    ema_cpu<float>(k, q, m);
-  } else if (fused && k.dtype() == DType::f64) {
-    ema_cpu<double>(k, q, m);
-  } else {
-    k.mul_(m);
-    k.add_(q, 1.0 - m);
-  }
+  OptimStep s;
+  s.kind = OptimKind::ema;
+  s.momentum = m;
+  optim::fused_step(s, k, q);
 }
 
 double MomentumSchedule::operator()(double epoch) const {

@@ -25,8 +25,8 @@ std::shared_ptr<nn::Module> make_momentum_encoder(const nn::Module& query);
 // when the two modules' parameter names or shapes differ. No grad is recorded.
 void momentum_update(nn::Module& key, const nn::Module& query, double m);
 
-// k ← m·k + (1 − m)·q on one tensor, in place: a fused loop for contiguous
-// CPU tensors, composed in-place ops for any other (CUDA, strided views).
+// k ← m·k + (1 − m)·q on one tensor, in place, on any device: the EMA
+// formula of tensor/optim_step.h, run by optim::fused_step.
 void ema_(const Tensor& k, const Tensor& q, double m);
 
 // The momentum at a (fractional) epoch: constant m0 (v1/v2, and v3 without

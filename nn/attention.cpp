@@ -18,9 +18,9 @@ Tensor Attention::forward(const Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), hd = dim_ / heads_;
   // [B, N, 3·dim] -> [3, B, heads, N, hd], made contiguous once so that q, k
   // and v are contiguous [B·heads, N, hd] batches for the GEMMs (no copies there).
-  Tensor qkv = child(0).forward(x).reshape({B, N, 3, heads_, hd}).permute({2, 0, 3, 1, 4}).contiguous();
+  Tensor qkv = child("qkv")(x).reshape({B, N, 3, heads_, hd}).permute({2, 0, 3, 1, 4}).contiguous();
   Tensor o = scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
-  return child(1).forward(o.transpose(1, 2).reshape({B, N, dim_}));
+  return child("proj")(o.transpose(1, 2).reshape({B, N, dim_}));
 }
 
 }  // namespace moco::nn

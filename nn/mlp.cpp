@@ -12,7 +12,7 @@ Mlp::Mlp(int64_t in_features, int64_t hidden_features, int64_t out_features) {
   register_module("fc2", std::make_shared<Linear>(hidden_features, out_features > 0 ? out_features : in_features));
 }
 
-Tensor Mlp::forward(const Tensor& x) { return child(2).forward(child(1).forward(child(0).forward(x))); }
+Tensor Mlp::forward(const Tensor& x) { return child("fc2")(child("act")(child("fc1")(x))); }
 
 std::shared_ptr<Sequential> build_mlp(const MlpConfig& cfg) {
   MOCO_CHECK(cfg.dims.size() >= 2, "build_mlp: need at least input and output dims, got {}", cfg.dims.size());

@@ -21,7 +21,11 @@ std::shared_ptr<Module> Module::child_ptr(const std::string& name) const {
   fail("{}: no child module '{}' (children: {})", type_name(), name, have.empty() ? "none" : have);
 }
 
-Module& Module::child(const std::string& name) const { return *child_ptr(name); }
+Module& Module::child(const std::string& name) const {
+  for (auto& c : children_)  // forward code looks children up here: no shared_ptr copy
+    if (c.first == name) return *c.second;
+  return *child_ptr(name);  // throws, naming the children
+}
 
 void Module::replace_child(const std::string& name, std::shared_ptr<Module> m) {
   MOCO_CHECK(m != nullptr, "{}: child module '{}' is null", type_name(), name);

@@ -4,10 +4,16 @@
 // into torchvision / timm without renaming.
 //
 // Layers keep their tensors and children only in the registries below (never
-// in extra member handles), and read them back by index or name. That makes
-// a deep copy trivial: copy-construct the layer (configuration + registries),
-// then replace every tensor by a copy and every child by its clone. This is
-// what Cloneable<Derived>::clone() does; the MoCo key encoder is such a clone.
+// in extra member handles), and forward code calls children by name, as
+// PyTorch code calls self.conv1:
+//
+//   Tensor out = relu(child("bn1")(child("conv1")(x)));
+//
+// That keeps two things simple. A deep copy: copy-construct the layer
+// (configuration + registries), then replace every tensor by a copy and every
+// child by its clone (Cloneable<Derived>::clone(); the MoCo key encoder is such
+// a clone). And surgery: replace_child() swaps a ResNet's `fc` for an MLP head
+// or each BatchNorm2d for a SplitBatchNorm, and forward() runs the new child.
 #pragma once
 #include <memory>
 #include <string>
@@ -37,6 +43,7 @@ class Module {
   const std::vector<Child>& children() const { return children_; }
   bool has_child(const std::string& name) const;
   Module& child(const std::string& name) const;  // throws naming the module's children
+  Module& child(size_t index) const = delete;      // by name only (child(0) would be a null string)
   std::shared_ptr<Module> child_ptr(const std::string& name) const;
   template <class M> M& child_as(const std::string& name) const;
   // Swaps a child for another module (e.g. the `fc` of a ResNet for an MLP head).
@@ -85,7 +92,6 @@ class Module {
 
   const Tensor& param(size_t i) const { return params_[i].second; }
   const Tensor& buffer(size_t i) const { return buffers_[i].second; }
-  Module& child(size_t i) const { return *children_[i].second; }
 
   // Replaces own tensors by detached copies and children by clones (see clone()).
   void make_deep();
@@ -99,9 +105,10 @@ class Module {
   bool training_ = true;
 };
 
-// CRTP helper that implements clone() through the copy constructor.
-template <class Derived>
-class Cloneable : public Module {
+// CRTP helper that implements clone() through the copy constructor. Base is
+// Module or an abstract subclass of it (nn::Backbone).
+template <class Derived, class Base = Module>
+class Cloneable : public Base {
  public:
   std::shared_ptr<Module> clone() const override {
     auto m = std::make_shared<Derived>(static_cast<const Derived&>(*this));

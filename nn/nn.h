@@ -8,6 +8,7 @@
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
+#include "nn/models/backbone.h"
 #include "nn/models/pos_embed.h"
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"

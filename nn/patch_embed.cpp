@@ -14,7 +14,7 @@ PatchEmbed::PatchEmbed(int64_t img_size, int64_t patch_size, int64_t in_chans, i
 Tensor PatchEmbed::forward(const Tensor& x) {
   MOCO_CHECK(x.dim() == 4 && x.size(2) == img_ && x.size(3) == img_,
              "PatchEmbed: expected [B, C, {}, {}] images, got {}", img_, img_, shape_str(x.shape()));
-  return child(0).forward(x).flatten(2).transpose(1, 2);  // [B, dim, g, g] -> [B, g·g, dim]
+  return child("proj")(x).flatten(2).transpose(1, 2);  // [B, dim, g, g] -> [B, g·g, dim]
 }
 
 }  // namespace moco::nn

@@ -15,8 +15,8 @@ Block::Block(int64_t dim, int64_t num_heads, double mlp_ratio, bool qkv_bias, do
 }
 
 Tensor Block::forward(const Tensor& x) {
-  Tensor h = add(x, child(1).forward(child(0).forward(x)));
-  return add(h, child(3).forward(child(2).forward(h)));
+  const Tensor h = add(x, child("attn")(child("norm1")(x)));
+  return add(h, child("mlp")(child("norm2")(h)));
 }
 
 }  // namespace moco::nn

@@ -1,39 +1,19 @@
-// The fused CPU loops behind the optimisers: one pass over a parameter's
-// elements per step, OpenMP-parallel for large tensors. Used when every
-// tensor involved is a contiguous CPU float32/float64 tensor; otherwise the
-// optimisers fall back to composed tensor ops (any device).
+// fused_step: the one way the optimisers (SGD, AdamW, LARS) and MoCo's
+// momentum encoder (contrastive/momentum.h) update a tensor. The formulas are
+// written once, in tensor/optim_step.h; each backend runs them in one pass
+// (Backend::optim_step: an OpenMP loop on the CPU, a kernel on the GPU).
+//
+// p is updated in place from g; s1 and s2 are the state tensors the formula
+// keeps (SGD: the momentum buffer or nothing; AdamW: exp_avg, exp_avg_sq;
+// LARS: mu; EMA: none). All must have p's shape and device; g is cast to p's
+// dtype if it differs. Strided views are updated through contiguous copies.
 #pragma once
-#include <initializer_list>
+#include "tensor/optim_step.h"
+#include "tensor/tensor.h"
 
-#include "optim/optimizer.h"
+namespace moco::optim {
 
-namespace moco::optim::detail {
+void fused_step(const OptimStep& s, const Tensor& p, const Tensor& g, const Tensor& s1 = Tensor(),
+                const Tensor& s2 = Tensor());
 
-inline bool fusable(std::initializer_list<const Tensor*> ts) {
-  if (!Optimizer::fused_cpu()) return false;
-  const Tensor& first = **ts.begin();
-  for (const Tensor* t : ts)
-    if (!t->device().is_cpu() || !t->is_contiguous() || t->dtype() != first.dtype() || !is_floating(t->dtype()))
-      return false;
-  return true;
-}
-
-template <class F>
-void parallel_for(int64_t n, F&& f) {
-#pragma omp parallel for simd if (n >= (1 << 15)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) f(i);
-}
-
-// Sum of squares, accumulated in double.
-template <class T, class F>
-double sum_squares(int64_t n, F&& value) {
-  double s = 0;
-#pragma omp parallel for reduction(+ : s) if (n >= (1 << 15)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = double(value(i));
-    s += v * v;
-  }
-  return s;
-}
-
-}  // namespace moco::optim::detail
+}  // namespace moco::optim

@@ -10,13 +10,6 @@
 
 namespace moco::optim {
 
-namespace {
-bool g_fused_cpu = true;
-}
-
-void Optimizer::set_fused_cpu(bool on) { g_fused_cpu = on; }
-bool Optimizer::fused_cpu() { return g_fused_cpu; }
-
 ParamGroup group_of(const std::vector<Tensor>& params) {
   ParamGroup g;
   g.params = params;

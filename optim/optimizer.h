@@ -1,6 +1,8 @@
 // Optimizer: parameter groups, a per-parameter state (named tensors plus a
 // step count), zero_grad, learning-rate setting and state save/restore.
-// SGD, AdamW and LARS (optim/sgd.h, adamw.h, lars.h) implement update().
+// SGD, AdamW and LARS (optim/sgd.h, adamw.h, lars.h) implement update(): each
+// fills in its scalars and calls fused_step (optim/fused.h), the one
+// implementation of its formula, on every device.
 //
 // Parameter groups carry their own lr and weight decay, so biases and norm
 // weights can be excluded from weight decay (split_weight_decay).
@@ -57,11 +59,6 @@ class Optimizer {
   void load_state_dict(const nn::NamedTensors& state);
   void save(const std::string& path) const;  // safetensors, atomic
   void load(const std::string& path);
-
-  // For tests: false runs the device-generic update (composed tensor ops)
-  // instead of the fused CPU loops.
-  static void set_fused_cpu(bool on);
-  static bool fused_cpu();
 
  protected:
   struct State {

@@ -1,6 +1,5 @@
 #include "optim/sgd.h"
 
-#include "autograd/ops.h"
 #include "optim/fused.h"
 
 namespace moco::optim {
@@ -16,39 +15,21 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDConfig& cfg)
 SGD::SGD(const std::vector<Tensor>& params, const SGDConfig& cfg) : SGD(std::vector<ParamGroup>{group_of(params)}, cfg) {}
 
 void SGD::update(const Tensor& p, const Tensor& g, const ParamGroup& group, State& st) {
-  const double lr = group.lr, wd = group.weight_decay, mom = cfg_.momentum, damp = cfg_.dampening;
-  const bool nesterov = cfg_.nesterov;
-  auto it = st.tensors.find("momentum_buffer");
-  const bool first = mom != 0 && it == st.tensors.end();
-  if (first) it = st.tensors.emplace("momentum_buffer", Tensor::empty_like(p)).first;
-  const Tensor buf = mom != 0 ? it->second : Tensor();
-
-  if (detail::fusable({&p, &g}) && (!buf.defined() || detail::fusable({&p, &buf}))) {
-    dispatch_float(p.dtype(), "SGD", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      T* P = p.data<T>();
-      const T* G = g.data<T>();
-      T* B = buf.defined() ? buf.data<T>() : nullptr;
-      const T Twd = T(wd), Tmom = T(mom), Tdamp = T(1 - damp), Tlr = T(-lr);
-      detail::parallel_for(p.numel(), [&](int64_t i) {
-        T d = wd != 0 ? G[i] + Twd * P[i] : G[i];
-        if (B) {
-          B[i] = first ? d : B[i] * Tmom + Tdamp * d;
-          d = nesterov ? d + Tmom * B[i] : B[i];
-        }
-        P[i] = P[i] + Tlr * d;
-      });
-    });
-    return;
+  OptimStep s;
+  s.kind = OptimKind::sgd;
+  s.lr = group.lr;
+  s.weight_decay = group.weight_decay;
+  s.momentum = cfg_.momentum;
+  s.dampening = cfg_.dampening;
+  s.nesterov = cfg_.nesterov;
+  Tensor buf;  // no momentum: no buffer
+  if (cfg_.momentum != 0) {
+    auto it = st.tensors.find("momentum_buffer");
+    s.first = it == st.tensors.end();  // the new buffer takes d itself
+    if (s.first) it = st.tensors.emplace("momentum_buffer", Tensor::empty_like(p)).first;
+    buf = it->second;
   }
-  // Any device: composed tensor ops.
-  Tensor d = wd != 0 ? add(g, mul(p, wd)) : g;
-  if (buf.defined()) {
-    if (first) buf.copy_(d);
-    else buf.mul_(mom).add_(d, 1 - damp);
-    d = nesterov ? add(d, mul(buf, mom)) : buf;
-  }
-  p.add_(d, -lr);
+  fused_step(s, p, g, buf);
 }
 
 }  // namespace moco::optim

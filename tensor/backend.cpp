@@ -8,7 +8,10 @@
 namespace moco {
 
 #ifdef MOCO_WITH_CUDA
-Backend& cuda_backend(int index);  // tensor/cuda/
+namespace cuda {
+// The CUDA plugin's backend, loaded on first use (tensor/cuda/loader.cpp).
+Backend& loaded_backend(int index);
+}  // namespace cuda
 #endif
 
 Backend& backend_for(Device device) {
@@ -19,13 +22,26 @@ Backend& backend_for(Device device) {
     return *cpu;
   }
 #ifdef MOCO_WITH_CUDA
-  return cuda_backend(device.index);
+  return cuda::loaded_backend(device.index);
+#elif defined(MOCO_STATIC_BUILD)
+  fail("device {}: this moco.cpp was built without CUDA: the static build (-DMOCO_STATIC=ON) has none; build it "
+       "without MOCO_STATIC (its CUDA plugin libmoco_cuda.so needs nvcc, cuBLAS and cuDNN), or use --device cpu",
+       device.str());
 #else
   fail("device {}: this moco.cpp was built without CUDA (configure with -DMOCO_CUDA=ON on a machine with nvcc, "
-       "cuBLAS and cuDNN)",
+       "cuBLAS and cuDNN: that builds the CUDA plugin libmoco_cuda.so), or use --device cpu",
        device.str());
 #endif
 }
+
+#ifdef MOCO_STATIC_BUILD
+// A static binary loads no shared library. libgomp.a still calls dlopen (for
+// offloading plugins and the OpenACC profiling libraries that ACC_PROFLIB
+// names; moco uses neither), and glibc warns at link time that a static
+// dlopen needs glibc's shared libraries at run time. The static build links
+// with --wrap=dlopen (CMakeLists.txt): those calls come here and fail.
+extern "C" void* __wrap_dlopen(const char* /*file*/, int /*mode*/) { return nullptr; }
+#endif
 
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();

@@ -1,10 +1,11 @@
-// The one backend interface. Every device (CPU now, CUDA when built with it)
+// The one backend interface. Every device (the CPU, and CUDA through its plugin)
 // implements these primitive kernels; every op in autograd/ is written in terms
 // of them, so model code never names a device. Kernels write into `out`
 // tensors that the caller allocated; inputs may be any strided view.
 #pragma once
 #include <cstdint>
 
+#include "tensor/optim_step.h"
 #include "tensor/tensor.h"
 
 namespace moco {
@@ -133,10 +134,19 @@ struct Backend {
   // Counter-based random numbers: element i depends only on (seed, offset + i).
   virtual void rand_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) = 0;
   virtual void rand_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) = 0;
+
+  // One optimiser or EMA update in place (the formulas: tensor/optim_step.h),
+  // over contiguous tensors of p's floating dtype on this device: p (EMA: the
+  // key), g (EMA: the query) and the state the formula keeps (s1, s2;
+  // undefined where unused). optim::fused_step (optim/fused.h) calls it.
+  virtual void optim_step(const OptimStep& s, const Tensor& p, const Tensor& g, const Tensor& s1,
+                          const Tensor& s2) = 0;
 };
 
-// The backend for a device. Throws a clear error for CUDA when moco.cpp was
-// built without it or no GPU is present.
+// The backend for a device. The CPU's is always there; CUDA's is the plugin
+// libmoco_cuda.so, loaded on the first call for a CUDA device (see
+// tensor/cuda/plugin.h). Throws a clear error for CUDA when moco.cpp was built
+// without it, or the plugin, the CUDA libraries, the driver or a GPU is missing.
 Backend& backend_for(Device device);
 inline Backend& backend_for(const Tensor& t) { return backend_for(t.device()); }
 

@@ -1,5 +1,6 @@
 // Tensor factories, metadata and the non-differentiable in-place ops.
-// Differentiable views live in autograd/ops_view.cpp.
+// Differentiable views live in autograd/ops_view.cpp. The autograd engine
+// (GradMode, record, run_backward) is of the same layer: see tensor.h.
 #include "tensor/tensor.h"
 
 #include <cstring>

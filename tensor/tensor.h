@@ -1,6 +1,13 @@
 // Tensor: shape + strides + offset over a reference-counted Storage, plus the
 // autograd metadata (requires_grad, grad, grad_fn). Copying a Tensor copies a
 // handle (like torch.Tensor); clone() copies data.
+//
+// tensor/ and autograd/ are one layer (one library, moco_core), as a
+// torch.Tensor and its autograd are: a Tensor holds its graph node (a Node of
+// autograd/engine.h), clone(), to() and the views record nodes, backward()
+// runs the engine, and the in-place ops check GradMode. The split is by
+// subject only: storage, dtypes and kernels under tensor/, graph nodes, the
+// engine and every differentiable op under autograd/.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,7 +21,7 @@
 
 namespace moco {
 
-struct Node;  // autograd/node.h
+struct Node;  // a graph node: autograd/engine.h
 class Tensor;
 
 struct TensorImpl {

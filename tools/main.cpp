@@ -1,9 +1,12 @@
 // moco: the command line of moco.cpp. `moco --help` lists the subcommands.
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <new>
 
@@ -25,47 +28,100 @@ static void print_usage() {
   for (auto& c : cmds) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
 }
 
-// Whether this process has the machine to itself: over the last 50 ms of a
-// 0.15 s look at /proc/stat's procs_running, nothing else was ready to run in
-// at least 8 of 10 samples. Not from the start: processes started beside this
-// one (the other end of a pipe, a shell) are runnable for their first tens of
-// milliseconds.
-static bool machine_is_idle() {
-  usleep(100000);
-  int idle = 0;
-  for (int i = 0; i < 10; ++i) {
-    usleep(5000);
-    std::FILE* f = std::fopen("/proc/stat", "r");
-    if (f == nullptr) return false;
-    char line[256];
-    long running = -1;
-    while (std::fgets(line, sizeof line, f) != nullptr)
-      if (std::sscanf(line, "procs_running %ld", &running) == 1) break;
-    std::fclose(f);
-    if (running < 1) return false;
-    idle += running == 1;  // only this process
-  }
-  return idle >= 8;
+// ---- OpenMP's wait policy, chosen before libgomp starts ----
+//
+// libgomp reads OMP_WAIT_POLICY once, in its constructor, before main.
+// ACTIVE (idle workers spin) is fastest on a machine that runs nothing else:
+// oneDNN's and OpenBLAS's many parallel regions and barriers hand off in
+// microseconds (ResNet-18 b64 step, 2 cores: ~31 vs ~28 img/s PASSIVE). On a
+// busy machine spinning workers take the cores from the threads doing the
+// work (a ResNet-18 step ran 3x slower, 17 s vs 5.9 s), so there PASSIVE.
+// Unless the user chose a policy, a command that trains looks at the load
+// (4 ms) and restarts once with the policy that fits (7 ms in all, measured
+// on 2 cores); other commands (--help, knn, plot, ...) never look or restart.
+//
+// Both happen in the executable's .preinit_array, which the dynamic loader
+// (or a static binary's start-up code) runs before any library's constructor:
+// the restart skips every constructor of the first image (OpenBLAS's,
+// oneDNN's, libgomp's), and nothing has been allocated yet. The C library is
+// not fully set up there (environ is not yet set in a dynamic program), so
+// this code uses only system calls and the argv/envp it is handed.
+
+namespace {
+
+// The commands that train (their steps are where the wait policy matters).
+bool trains(const char* command) {
+  static const char* const kTraining[] = {"ablate", "bench", "compare", "demo", "finetune", "linear", "pretrain",
+                                          "train"};
+  for (const char* c : kTraining)
+    if (std::strcmp(command, c) == 0) return true;
+  return false;
 }
 
-// libgomp reads OMP_WAIT_POLICY once, before main. ACTIVE (idle workers spin)
-// is fastest on a machine that runs nothing else: oneDNN's and OpenBLAS's many
-// parallel regions and barriers hand off in microseconds (ResNet-18 b64 step,
-// 2 cores: ~31 vs ~28 img/s PASSIVE). On a busy machine spinning workers take
-// the cores from the threads doing the work (a ResNet-18 step ran 3x slower,
-// 17 s vs 5.9 s), so there PASSIVE. Unless the user chose a policy, look at
-// the load now (0.15 s) and restart once with the one that fits.
-static void choose_openmp_wait_policy(int argc, char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  for (int i = 1; i < argc; ++i)  // help computes nothing: answer it at once
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return;
-  if (argc < 2) return;
-  setenv("OMP_WAIT_POLICY", machine_is_idle() ? "ACTIVE" : "PASSIVE", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
+// Runnable tasks in the whole system now, this process included
+// (/proc/loadavg's fourth field, "running/total"); -1 if unreadable.
+int runnable_now() {
+  const int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = buf;
+  for (int field = 0; field < 3 && p; ++field) {
+    p = std::strchr(p, ' ');
+    if (p) ++p;
+  }
+  if (p == nullptr || *p < '0' || *p > '9') return -1;
+  int running = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) running = running * 10 + (*p - '0');
+  return running;
 }
+
+// Whether this process has the machine to itself: in at least 4 of 5 looks,
+// 1 ms apart, nothing else was ready to run. A process started beside this
+// one (the other end of a pipe) is runnable for a millisecond or two, which
+// one look may catch; a busy machine shows in every look, so there the second
+// busy look ends it (a wake-up from sleep is slow on a busy machine).
+bool machine_is_idle() {
+  int busy = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (i > 0) {
+      const timespec ms{0, 1000000};
+      nanosleep(&ms, nullptr);
+    }
+    const int running = runnable_now();
+    if (running < 1) return false;  // unreadable: assume busy
+    if (running > 1 && ++busy > 1) return false;
+  }
+  return true;
+}
+
+void choose_openmp_wait_policy(int argc, char** argv, char** envp) {
+  if (argc < 2 || argv == nullptr || envp == nullptr || !trains(argv[1])) return;
+  for (int i = 2; i < argc; ++i)  // help computes nothing: answer it at once
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return;
+  size_t n = 0;
+  for (; envp[n] != nullptr; ++n)
+    if (std::strncmp(envp[n], "OMP_WAIT_POLICY=", 16) == 0) return;  // the user's choice
+  static char active[] = "OMP_WAIT_POLICY=ACTIVE";
+  static char passive[] = "OMP_WAIT_POLICY=PASSIVE";
+  static char* env[4096];
+  if (n + 2 > sizeof env / sizeof env[0]) return;
+  for (size_t i = 0; i < n; ++i) env[i] = envp[i];
+  env[n] = machine_is_idle() ? active : passive;
+  env[n + 1] = nullptr;
+  execve("/proc/self/exe", argv, env);  // returns only on failure: then carry on as we are
+}
+
+// Run by the loader before every library's constructor (see above).
+__attribute__((section(".preinit_array"), used)) void (*const preinit_wait_policy)(int, char**, char**) =
+    choose_openmp_wait_policy;
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  choose_openmp_wait_policy(argc, argv);
   // Lines appear as they are written even when stdout is a log file (nohup,
   // tee), so a long run can be followed while it runs.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);

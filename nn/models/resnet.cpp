@@ -30,7 +30,7 @@ std::shared_ptr<Sequential> downsample(int64_t in, int64_t out, int64_t stride) 
 
 }  // namespace
 
-// Children: 0 conv1, 1 bn1, 2 relu, 3 conv2, 4 bn2 [, 5 downsample]
+// The `relu` children are stateless: forward code calls the relu op itself.
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride) {
   register_module("conv1", conv3x3(inplanes, planes, stride));
   register_module("bn1", std::make_shared<BatchNorm2d>(planes));
@@ -42,14 +42,13 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride) {
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu(child(1).forward(child(0).forward(x)));
-  out = child(4).forward(child(3).forward(out));
-  Tensor identity = children().size() > 5 ? child(5).forward(x) : x;
+  Tensor out = relu(child("bn1")(child("conv1")(x)));
+  out = child("bn2")(child("conv2")(out));
+  const Tensor identity = has_child("downsample") ? child("downsample")(x) : x;
   return relu(add(out, identity));
 }
 
-// Children: 0 conv1, 1 bn1, 2 conv2, 3 bn2, 4 conv3, 5 bn3, 6 relu [, 7 downsample]
-// (torchvision v1.5: the stride sits on the 3x3 conv).
+// torchvision v1.5: the stride sits on the 3x3 conv (conv2).
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride) {
   register_module("conv1", conv1x1(inplanes, planes, 1));
   register_module("bn1", std::make_shared<BatchNorm2d>(planes));
@@ -63,10 +62,10 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride) {
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = relu(child(1).forward(child(0).forward(x)));
-  out = relu(child(3).forward(child(2).forward(out)));
-  out = child(5).forward(child(4).forward(out));
-  Tensor identity = children().size() > 7 ? child(7).forward(x) : x;
+  Tensor out = relu(child("bn1")(child("conv1")(x)));
+  out = relu(child("bn2")(child("conv2")(out)));
+  out = child("bn3")(child("conv3")(out));
+  const Tensor identity = has_child("downsample") ? child("downsample")(x) : x;
   return relu(add(out, identity));
 }
 
@@ -83,7 +82,7 @@ std::shared_ptr<Sequential> make_layer(int64_t& inplanes, int64_t planes, int64_
 
 }  // namespace
 
-// Children: 0 conv1, 1 bn1, 2 relu, 3 maxpool, 4-7 layer1-4, 8 avgpool, 9 fc
+// Children, in torchvision's order: conv1, bn1, relu, maxpool, layer1-4, avgpool, fc.
 ResNet::ResNet(const ResNetConfig& cfg) : cfg_(cfg) {
   std::vector<int64_t> blocks;
   bool bottleneck = false;
@@ -130,23 +129,25 @@ ResNet::ResNet(const ResNetConfig& cfg) : cfg_(cfg) {
     if (auto* fc = dynamic_cast<Linear*>(m)) init::default_linear_conv_(fc->weight(), fc->bias());
   }
   if (cfg.stem_default_init) init::default_linear_conv_(child_as<Conv2d>("conv1").weight(), Tensor());
-  if (cfg.zero_init_residual) {
-    for (auto& [name, m] : named_modules()) {
-      if (dynamic_cast<Bottleneck*>(m)) init::zeros_(m->child_as<BatchNorm2d>("bn3").weight());
-      if (dynamic_cast<BasicBlock*>(m)) init::zeros_(m->child_as<BatchNorm2d>("bn2").weight());
-    }
+  if (cfg.zero_init_residual) {  // the last BN of every residual branch
+    const char* last_bn = bottleneck ? "bn3" : "bn2";
+    for (const char* layer : {"layer1", "layer2", "layer3", "layer4"})
+      for (auto& [index, block] : child(layer).children())
+        init::zeros_(block->child_as<BatchNorm2d>(last_bn).weight());
   }
+}
+
+std::string ResNet::stem() const {
+  return cfg_.small_stem ? "conv1 3x3 stride 1, no max-pool" : "conv1 7x7 stride 2, max-pool 3x3 stride 2";
 }
 
 Tensor ResNet::features(const Tensor& x) {
   MOCO_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "ResNet: expected [N, {}, H, W] images, got {}",
              cfg_.in_channels, shape_str(x.shape()));
-  Tensor h = relu(child(1).forward(child(0).forward(x)));
-  h = child(3).forward(h);
-  for (size_t i = 4; i < 8; ++i) h = child(i).forward(h);
-  return child(8).forward(h).flatten(1);
+  Tensor h = relu(child("bn1")(child("conv1")(x)));
+  h = child("maxpool")(h);
+  for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) h = child(layer)(h);
+  return child("avgpool")(h).flatten(1);
 }
-
-Tensor ResNet::forward(const Tensor& x) { return child(9).forward(features(x)); }
 
 }  // namespace moco::nn

@@ -10,7 +10,7 @@
 // convolutions, BN weight 1 bias 0, default Linear; zero_init_residual sets
 // the last BN weight of each residual branch to 0.
 #pragma once
-#include "nn/module.h"
+#include "nn/models/backbone.h"
 
 namespace moco::nn {
 
@@ -43,14 +43,18 @@ class Bottleneck : public Cloneable<Bottleneck> {
   Tensor forward(const Tensor& x) override;
 };
 
-class ResNet : public Cloneable<ResNet> {
+// A Backbone (nn/models/backbone.h): forward(x) = fc(features(x)).
+class ResNet : public Cloneable<ResNet, Backbone> {
  public:
   explicit ResNet(const ResNetConfig& cfg);
   std::string type_name() const override { return "ResNet"; }
-  Tensor forward(const Tensor& x) override;
   // The pooled features before fc: [N, feature_dim()].
-  Tensor features(const Tensor& x);
-  int64_t feature_dim() const { return feature_dim_; }
+  Tensor features(const Tensor& x) override;
+  int64_t feature_dim() const override { return feature_dim_; }
+  std::string head_name() const override { return "fc"; }
+  std::string family() const override { return "resnet"; }
+  // "conv1 7x7 stride 2, max-pool 3x3 stride 2" or "conv1 3x3 stride 1, no max-pool" (small_stem).
+  std::string stem() const override;
   const ResNetConfig& config() const { return cfg_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "nn/models/vit.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <memory>
 
@@ -24,7 +26,8 @@ ViTConfig ViTConfig::preset(const std::string& name_in) {
   fail("ViT: unknown preset '{}' (vit_tiny, vit_small, vit_base)", name_in);
 }
 
-// Parameters: 0 cls_token, 1 pos_embed. Children: 0 patch_embed, 1 blocks, 2 norm, 3 head.
+// Parameters: cls_token, pos_embed (cls_token() and pos_embed() read them by
+// registration index 0 and 1). Children: patch_embed, blocks, norm, head.
 VisionTransformer::VisionTransformer(const ViTConfig& cfg) : cfg_(cfg) {
   MOCO_CHECK(cfg.embed_dim > 0 && cfg.depth > 0 && cfg.num_heads > 0 && cfg.embed_dim % cfg.num_heads == 0,
              "ViT: embed_dim {} must be divisible by num_heads {}, depth {} positive", cfg.embed_dim, cfg.num_heads,
@@ -69,14 +72,16 @@ VisionTransformer::VisionTransformer(const ViTConfig& cfg) : cfg_(cfg) {
 }
 
 Tensor VisionTransformer::features(const Tensor& x) {
-  Tensor t = child(0).forward(x);  // [B, N, D]
+  Tensor t = child("patch_embed")(x);  // [B, N, D]
   const int64_t B = t.size(0), D = cfg_.embed_dim;
   t = cat({cls_token().expand({B, 1, D}), t}, 1);
   t = add(t, pos_embed());
-  t = child(2).forward(child(1).forward(t));
+  t = child("norm")(child("blocks")(t));
   return t.select(1, 0);
 }
 
-Tensor VisionTransformer::forward(const Tensor& x) { return child(3).forward(features(x)); }
+std::string VisionTransformer::stem() const {
+  return fmt::format("patch_embed {0}x{0} stride {0}{1}", cfg_.patch_size, cfg_.stop_grad_conv1 ? ", frozen" : "");
+}
 
 }  // namespace moco::nn

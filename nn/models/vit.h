@@ -10,7 +10,7 @@
 // biases 0, cls token N(0, 1e-6), patch projection uniform with bound
 // √(6/(3·p·p + dim)); stop_grad_conv1 freezes the patch projection.
 #pragma once
-#include "nn/module.h"
+#include "nn/models/backbone.h"
 
 namespace moco::nn {
 
@@ -40,15 +40,19 @@ struct ViTConfig {
   static ViTConfig preset(const std::string& name);
 };
 
-class VisionTransformer : public Cloneable<VisionTransformer> {
+// A Backbone (nn/models/backbone.h): forward(x) = head(features(x)).
+class VisionTransformer : public Cloneable<VisionTransformer, Backbone> {
  public:
   explicit VisionTransformer(const ViTConfig& cfg);
   std::string type_name() const override { return "VisionTransformer"; }
-  Tensor forward(const Tensor& x) override;
   // The normalised cls token before the head: [B, embed_dim].
-  Tensor features(const Tensor& x);
+  Tensor features(const Tensor& x) override;
+  int64_t feature_dim() const override { return cfg_.embed_dim; }
+  std::string head_name() const override { return "head"; }
+  std::string family() const override { return "vit"; }
+  // "patch_embed 16x16 stride 16" (", frozen" with stop_grad_conv1).
+  std::string stem() const override;
   const ViTConfig& config() const { return cfg_; }
-  int64_t feature_dim() const { return cfg_.embed_dim; }
   const Tensor& cls_token() const { return param(0); }
   const Tensor& pos_embed() const { return param(1); }
 

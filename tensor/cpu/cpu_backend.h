@@ -46,8 +46,9 @@ struct CpuBackend final : Backend {
   void avg_pool2d_backward(const Tensor& dx, const Tensor& dy, const PoolGeom& g) override;
   void rand_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) override;
   void rand_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) override;
+  void optim_step(const OptimStep& s, const Tensor& p, const Tensor& g, const Tensor& s1, const Tensor& s2) override;
 #ifdef MOCO_WITH_DNNL
-  // float32 convolutions by oneDNN (dnnl_conv.cpp) while true; false: the
+  // float32 convolutions by oneDNN (conv2d.cpp) while true; false: the
   // im2col + GEMM oracle. MOCO_CPU_CONV=onednn|im2col sets the default.
   bool conv_library = conv_library_default();
   static bool conv_library_default();

@@ -9,24 +9,6 @@
 
 namespace moco::cuda {
 
-std::string format_bytes(size_t n) {
-  const double v = double(n);
-  if (n >= (size_t(1) << 30)) return fmt::format("{:.2f} GiB", v / double(size_t(1) << 30));
-  if (n >= (size_t(1) << 20)) return fmt::format("{:.1f} MiB", v / double(size_t(1) << 20));
-  if (n >= (size_t(1) << 10)) return fmt::format("{:.1f} KiB", v / 1024.0);
-  return fmt::format("{} B", n);
-}
-
-size_t CachingAllocator::bucket_size(size_t nbytes) {
-  constexpr size_t kSmallStep = 512, kLarge = size_t(1) << 20;
-  if (nbytes <= kSmallStep) return kSmallStep;
-  if (nbytes < kLarge) return (nbytes + kSmallStep - 1) / kSmallStep * kSmallStep;
-  size_t pow2 = kLarge;
-  while (pow2 <= nbytes / 2) pow2 *= 2;  // the largest power of two <= nbytes
-  const size_t step = pow2 / 8;
-  return (nbytes + step - 1) / step * step;
-}
-
 void* CachingAllocator::allocate(size_t nbytes) {
   const size_t b = bucket_size(nbytes);
   std::lock_guard<std::mutex> lock(mu_);

@@ -13,6 +13,9 @@
 // When cudaMalloc fails the cached blocks are released and the call retried;
 // if it fails again the error says how much was asked for, how much the
 // device has free (cudaMemGetInfo) and how much moco.cpp holds.
+//
+// Plain C++ (the class is implemented in the CUDA plugin; its bucket sizes
+// and format_bytes are inline, for the tests and the core).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +23,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace moco::cuda {
 
@@ -50,7 +55,15 @@ class CachingAllocator {
   void reset_peak();
 
   // The size of the block that serves a request of nbytes.
-  static size_t bucket_size(size_t nbytes);
+  static size_t bucket_size(size_t nbytes) {
+    constexpr size_t kSmallStep = 512, kLarge = size_t(1) << 20;
+    if (nbytes <= kSmallStep) return kSmallStep;
+    if (nbytes < kLarge) return (nbytes + kSmallStep - 1) / kSmallStep * kSmallStep;
+    size_t pow2 = kLarge;
+    while (pow2 <= nbytes / 2) pow2 *= 2;  // the largest power of two <= nbytes
+    const size_t step = pow2 / 8;
+    return (nbytes + step - 1) / step * step;
+  }
 
  private:
   void release_cached_locked();
@@ -62,6 +75,12 @@ class CachingAllocator {
 };
 
 // "1.50 GiB", "12.0 MiB", "512 B"
-std::string format_bytes(size_t n);
+inline std::string format_bytes(size_t n) {
+  const double v = double(n);
+  if (n >= (size_t(1) << 30)) return fmt::format("{:.2f} GiB", v / double(size_t(1) << 30));
+  if (n >= (size_t(1) << 20)) return fmt::format("{:.1f} MiB", v / double(size_t(1) << 20));
+  if (n >= (size_t(1) << 10)) return fmt::format("{:.1f} KiB", v / 1024.0);
+  return fmt::format("{} B", n);
+}
 
 }  // namespace moco::cuda

@@ -1,6 +1,10 @@
 // What the rest of moco.cpp (tools, tests, benchmarks) may ask of the CUDA
 // backend beyond the Backend interface. Plain C++ (no CUDA headers), declared
 // only in builds with MOCO_WITH_CUDA; guard uses with #ifdef MOCO_WITH_CUDA.
+// The core implements them (tensor/cuda/loader.cpp) by loading the CUDA
+// plugin (tensor/cuda/plugin.h) on the first call, so calling them links no
+// CUDA library; each throws the loader's clear error when the plugin, the
+// CUDA libraries or the driver are missing (device_count() returns 0).
 //
 // Tensors reach the GPU through the Backend interface (Tensor::to(Device::cuda())
 // and every op); nothing here is needed to run a model.
@@ -14,8 +18,13 @@
 
 namespace moco::cuda {
 
-// Number of usable CUDA GPUs; 0 (never an error) when there is none or no driver.
+// Number of usable CUDA GPUs; 0 (never an error) when there is none, no
+// driver, no CUDA library or no plugin.
 int device_count();
+// Why device_count() is 0, in words for the user (which of the plugin, the
+// CUDA libraries, the driver or a GPU is missing, and what to do); "" when a
+// GPU is there.
+std::string unavailable_reason();
 // "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"; throws for a device that is not present.
 std::string device_name(int device = 0);
 // "CUDA runtime 13000 (driver 13000), cuBLAS 130000, cuDNN 91900"

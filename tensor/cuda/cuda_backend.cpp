@@ -1,6 +1,9 @@
-// The CUDA backend's set-up, memory and host<->device copies, the entry point
-// backend_for() calls, and the functions of tensor/cuda/cuda_api.h.
+// The CUDA backend's set-up, memory and host<->device copies, and the
+// plugin's entry point: the table of tensor/cuda/plugin.h that the loader
+// (tensor/cuda/loader.cpp, in the core) calls through.
 #include "tensor/cuda/cuda_backend.h"
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
@@ -9,7 +12,7 @@
 #include <cstring>
 
 #include "tensor/cuda/check.h"
-#include "tensor/cuda/cuda_api.h"
+#include "tensor/cuda/plugin.h"
 
 namespace moco {
 
@@ -18,19 +21,43 @@ namespace cuda {
 namespace {
 constexpr int kMaxDevices = 16;
 
-// Device count, probed once. A machine without a GPU or driver has 0.
+// Device count, probed once. A machine without a GPU or driver has 0, and
+// `why` says which of the two is missing, in words for the user.
 struct Probe {
   int count = 0;
-  cudaError_t err = cudaSuccess;
+  std::string why;
 };
+
+std::string no_gpu_reason(cudaError_t err) {
+  // The runtime reaches the driver through libcuda.so.1 (installed with the
+  // NVIDIA kernel driver, not with the toolkit).
+  void* libcuda = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (libcuda == nullptr) libcuda = dlopen("libcuda.so.1", RTLD_LAZY);
+  if (libcuda == nullptr)
+    return "the NVIDIA driver is missing (libcuda.so.1 cannot be loaded; the CUDA libraries are there). Install "
+           "the NVIDIA driver (nvidia-smi then lists the GPU), or use --device cpu";
+  int drv = 0, rt = 0;
+  cudaDriverGetVersion(&drv);
+  cudaRuntimeGetVersion(&rt);
+  if (err == cudaErrorInsufficientDriver)
+    return fmt::format("the NVIDIA driver supports CUDA {}.{} but this build's CUDA runtime is {}.{}: update the "
+                       "driver, or use --device cpu", drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
+  if (err == cudaSuccess || err == cudaErrorNoDevice)
+    return "the NVIDIA driver is installed but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES), or use "
+           "--device cpu";
+  return fmt::format("{} ({}); check nvidia-smi, or use --device cpu", cudaGetErrorString(err),
+                     cudaGetErrorName(err));
+}
+
 const Probe& probe() {
   static const Probe p = [] {
     Probe r;
-    r.err = cudaGetDeviceCount(&r.count);
-    if (r.err != cudaSuccess) {
+    const cudaError_t err = cudaGetDeviceCount(&r.count);
+    if (err != cudaSuccess) {
       r.count = 0;
       cudaGetLastError();
     }
+    if (r.count == 0) r.why = no_gpu_reason(err);
     if (r.count > kMaxDevices) r.count = kMaxDevices;
     return r;
   }();
@@ -135,9 +162,7 @@ void CudaBackend::check_device_error() {
 
 CudaBackend& backend(int index) {
   const Probe& p = probe();
-  if (p.count == 0)
-    fail("device cuda:{}: no CUDA GPU is present ({}); use --device cpu", index,
-         p.err == cudaSuccess ? "0 devices" : cudaGetErrorString(p.err));
+  if (p.count == 0) fail("device cuda:{}: no CUDA GPU is present: {}", index, p.why);
   MOCO_CHECK(index >= 0 && index < p.count, "device cuda:{}: only {} CUDA device(s) present (cuda:0..cuda:{})", index,
              p.count, p.count - 1);
   static std::array<std::atomic<CudaBackend*>, kMaxDevices> backends{};
@@ -153,38 +178,72 @@ CudaBackend& backend(int index) {
   return *be;
 }
 
-// ---- cuda_api.h ----
+bool tf32_enabled() { return g_tf32.load(); }
 
-int device_count() { return probe().count; }
+// ---- the plugin's table (tensor/cuda/plugin.h) ----
 
-std::string device_name(int device) {
+namespace {
+
+int api_device_count(std::string* why_none) {
+  const Probe& p = probe();
+  if (why_none) *why_none = p.why;
+  return p.count;
+}
+
+Backend& api_backend(int device) { return backend(device); }
+
+std::string api_device_name(int device) {
   backend(device);  // the error for a missing device
   cudaDeviceProp prop{};
   MOCO_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
   return fmt::format("{} (sm_{}{}, {})", prop.name, prop.major, prop.minor, format_bytes(prop.totalGlobalMem));
 }
 
-std::string library_versions() {
+std::string api_library_versions() {
   int rt = 0, drv = 0;
   cudaRuntimeGetVersion(&rt);
   cudaDriverGetVersion(&drv);
   return fmt::format("CUDA runtime {} (driver {}), cuBLAS {}, cuDNN {}", rt, drv, CUBLAS_VERSION, cudnnGetVersion());
 }
 
-MemoryStats memory_stats(int device) { return backend(device).allocator().stats(); }
-void reset_peak_memory(int device) { backend(device).allocator().reset_peak(); }
-void empty_cache(int device) {
+MemoryStats api_memory_stats(int device) { return backend(device).allocator().stats(); }
+void api_reset_peak_memory(int device) { backend(device).allocator().reset_peak(); }
+void api_empty_cache(int device) {
   CudaBackend& be = backend(device);
   be.synchronize();
   be.allocator().empty_cache();
 }
-void synchronize(int device) { backend(device).synchronize(); }
-void set_allow_tf32(bool on) { g_tf32.store(on); }
-bool allow_tf32() { return g_tf32.load(); }
+void api_synchronize(int device) { backend(device).synchronize(); }
+void api_set_allow_tf32(bool on) { g_tf32.store(on); }
+bool api_allow_tf32() { return g_tf32.load(); }
+
+}  // namespace
 
 }  // namespace cuda
 
-// Declared in tensor/backend.cpp.
-Backend& cuda_backend(int index) { return cuda::backend(index); }
-
 }  // namespace moco
+
+extern "C" __attribute__((visibility("default"))) const moco::cuda::PluginApi* moco_cuda_plugin() {
+  using namespace moco;
+  using namespace moco::cuda;
+  static const PluginApi api = {
+      kPluginAbi,
+      MOCO_PLUGIN_INTERFACE,
+      sizeof(Tensor),
+      sizeof(Backend),
+      sizeof(Backend::ConvGeom),
+      sizeof(MemoryStats),
+      &api_device_count,
+      &api_backend,
+      &api_device_name,
+      &api_library_versions,
+      &api_memory_stats,
+      &api_reset_peak_memory,
+      &api_empty_cache,
+      &api_synchronize,
+      &api_set_allow_tf32,
+      &api_allow_tf32,
+      &gpu_philox_words,
+  };
+  return &api;
+}

@@ -2,15 +2,26 @@
 // cuBLAS and cuDNN handles and its caching allocator. Its methods live beside
 // their kernels, one file per op family (as tensor/cpu/ does):
 //
-//   cuda_backend.cpp  device set-up, memory, host<->device copies, the entry point
-//   elementwise.cu    copy/cast, fill, unary, binary, where, channel_affine
-//   reduce.cu         reduce_rows, sum_cols, softmax (+ backward), layer_norm (+ backward),
-//                     channel_moments, channel_grad_sums
+//   cuda_backend.cpp  device set-up, memory, host<->device copies, the plugin's
+//                     entry point (tensor/cuda/plugin.h)
+//   allocator.cpp     the caching allocator
+//   elementwise.cu    copy/cast, fill, unary, binary, where
+//   reduce.cu         reduce_rows, sum_cols, softmax (+ backward)
+//   layer_norm.cu     layer_norm (+ backward)
+//   channel.cu        batch norm's channel_moments, channel_grad_sums, channel_affine
 //   index.cu          index_select, index_add, gather, scatter_add
 //   conv_pool.cu      im2col, col2im, max/avg pooling (+ backward)
+//   conv2d.cpp        cuDNN convolution (forward, backward data, backward filter)
 //   random.cu         Philox uniform and normal fills
+//   optim_step.cu     the optimiser and EMA updates (formulas in tensor/optim_step.h)
 //   gemm.cpp          cuBLAS strided-batched GEMM
-//   cudnn_conv.cpp    cuDNN convolution (forward, backward data, backward filter)
+//
+// The CPU backend's files (tensor/cpu/) carry the same names, op family by
+// op family.
+//
+// All of it is the plugin libmoco_cuda.so (see tensor/cuda/plugin.h): the
+// rest of moco.cpp reaches it through the Backend interface and
+// tensor/cuda/cuda_api.h only.
 //
 // Every kernel runs on the device's stream, in order; the host waits only in
 // to_host (and synchronize()). Kernels that find bad input (an out-of-range
@@ -23,6 +34,7 @@
 
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "tensor/backend.h"
 #include "tensor/cuda/allocator.h"
@@ -39,7 +51,7 @@ struct DeviceError {
 };
 enum ErrorOp : int { kErrNone = 0, kErrIndexSelect, kErrIndexAdd, kErrGather, kErrScatterAdd };
 
-struct CudnnConv;  // cudnn_conv.cpp: descriptors, algorithm cache, workspace
+struct CudnnConv;  // conv2d.cpp: descriptors, algorithm cache, workspace
 
 class CudaBackend final : public Backend {
  public:
@@ -84,6 +96,7 @@ class CudaBackend final : public Backend {
   void avg_pool2d_backward(const Tensor& dx, const Tensor& dy, const PoolGeom& g) override;
   void rand_uniform(const Tensor& out, uint64_t seed, uint64_t offset, double lo, double hi) override;
   void rand_normal(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std) override;
+  void optim_step(const OptimStep& s, const Tensor& p, const Tensor& g, const Tensor& s1, const Tensor& s2) override;
   bool conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Conv2dParams& p) override;
   bool conv2d_backward_data(const Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) override;
   bool conv2d_backward_filter(const Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) override;
@@ -121,6 +134,12 @@ class CudaBackend final : public Backend {
 
 // The backend of GPU `device` (created on first use).
 CudaBackend& backend(int device);
+
+// TF32 tensor cores for float32 GEMMs and convolutions (cuda_api.h's
+// set_allow_tf32; MOCO_CUDA_TF32=1 at start-up).
+bool tf32_enabled();
+// cuda_api.h's philox_words, computed on the GPU (random.cu).
+std::vector<uint32_t> gpu_philox_words(uint64_t seed, uint64_t offset, int64_t n, int device);
 
 // Typed device pointer to a tensor's first element (offset applied).
 template <class T>

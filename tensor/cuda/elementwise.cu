@@ -1,5 +1,4 @@
-// Elementwise CUDA kernels: copy/cast, fill, unary, binary, where, and the
-// per-channel affine map of batch norm. One strided kernel template serves
+// Elementwise CUDA kernels: copy/cast, fill, unary, binary, where. One strided kernel template serves
 // them all (strided.cuh); the op is a runtime switch inside the functor, so
 // each dtype instantiates one kernel per family rather than one per op.
 // The arithmetic mirrors tensor/cpu/elementwise.cpp expression by expression.
@@ -129,18 +128,6 @@ struct WhereF {
   __device__ void operator()(const int64_t* off) const { o[off[0]] = c[off[1]] != TC(0) ? a[off[2]] : b[off[3]]; }
 };
 
-// out = x * scale[c] + shift[c] (+ x2 * scale2[c]) over contiguous [N, C, S].
-template <class T>
-__global__ void channel_affine_kernel(T* out, const T* x, const T* scale, const T* shift, const T* x2,
-                                      const T* scale2, int64_t n, int64_t C, int64_t S) {
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const int64_t c = (i / S) % C;
-    if (x2) out[i] = x[i] * scale[c] + x2[i] * scale2[c] + shift[c];
-    else out[i] = x[i] * scale[c] + shift[c];
-  }
-}
-
 }  // namespace
 
 void CudaBackend::copy(const Tensor& out, const Tensor& src) {
@@ -206,24 +193,6 @@ void CudaBackend::where(const Tensor& out, const Tensor& cond, const Tensor& a, 
       using TC = typename decltype(ctag)::type;
       launch_strided(*this, m, WhereF<T, TC>{dptr<T>(out), dptr<TC>(cond), dptr<T>(a), dptr<T>(b)});
     });
-  });
-}
-
-void CudaBackend::channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, const Tensor& shift,
-                                 const Tensor& x2, const Tensor& scale2) {
-  activate();
-  const int64_t N = x.size(0), C = scale.numel();
-  const int64_t S = N * C == 0 ? 0 : x.numel() / (N * C);
-  const int64_t n = x.numel();
-  if (n == 0) return;
-  dispatch_float(x.dtype(), "channel_affine", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* px2 = x2.defined() ? dptr<T>(x2) : nullptr;
-    const T* pa2 = x2.defined() ? dptr<T>(scale2) : nullptr;
-    constexpr int kThreads = 256;
-    channel_affine_kernel<T><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(
-        dptr<T>(out), dptr<T>(x), dptr<T>(scale), dptr<T>(shift), px2, pa2, n, C, S);
-    MOCO_CUDA_CHECK_LAUNCH();
   });
 }
 

@@ -9,7 +9,6 @@
 #include <climits>
 
 #include "tensor/cuda/check.h"
-#include "tensor/cuda/cuda_api.h"
 #include "tensor/cuda/cuda_backend.h"
 
 namespace moco::cuda {
@@ -61,7 +60,7 @@ void CudaBackend::gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a
                   sc = batch > 1 ? c.strides()[0] : 0;
   cublasHandle_t h = cublas();
   if (c.dtype() == DType::f32) {
-    MOCO_CUBLAS_CHECK(cublasSetMathMode(h, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    MOCO_CUBLAS_CHECK(cublasSetMathMode(h, tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const float fa = float(alpha), fb = float(beta);
     MOCO_CUBLAS_CHECK(cublasSgemmStridedBatched(h, op_b, op_a, int(N), int(M), int(K), &fa, dptr<float>(b),
                                                 int(lb.ld), sb, dptr<float>(a), int(la.ld), sa, &fb, dptr<float>(c),

@@ -12,7 +12,6 @@
 // Normals also go through log/cos/sqrt in double, whose last bit may differ
 // between glibc and CUDA's libdevice; after the cast to float32 the values
 // almost always agree exactly, and otherwise by one unit in the last place.
-#include "tensor/cuda/cuda_api.h"
 #include "tensor/cuda/strided.cuh"
 
 namespace moco::cuda {
@@ -101,7 +100,7 @@ void CudaBackend::rand_normal(const Tensor& out, uint64_t seed, uint64_t offset,
   });
 }
 
-std::vector<uint32_t> philox_words(uint64_t seed, uint64_t offset, int64_t n, int device) {
+std::vector<uint32_t> gpu_philox_words(uint64_t seed, uint64_t offset, int64_t n, int device) {
   CudaBackend& be = backend(device);
   be.activate();
   std::vector<uint32_t> host(size_t(4 * n));

@@ -376,3 +376,24 @@ TEST_CASE("MoCo forward(x) is the query encoder's output") {
   CHECK_CLOSE(model.forward(x), model.query_encoder().forward(x), 0, 0);
   CHECK(model.forward(x).shape() == Shape{2, 8});
 }
+
+TEST_CASE("MoCo takes any nn::Backbone and refuses other modules by name") {
+  std::shared_ptr<nn::Module> seq = std::make_shared<nn::Sequential>();
+  CHECK_THROWS_CONTAINS(MoCoV2(seq, small_v2()),
+                        "MoCo: the backbone must be a ResNet or a VisionTransformer (an nn::Backbone), got a "
+                        "Sequential");
+  CHECK_THROWS_CONTAINS(MoCoV3(seq, MoCoV3Config{}), "MoCo v3: the backbone must be");
+  CHECK_THROWS_CONTAINS(MoCoV2(nullptr, small_v2()), "got none (null)");
+  // The encoders are Backbones: their features are the backbone's, before MoCo's head.
+  nn::manual_seed(2);
+  MoCoV2 v2(tiny_resnet(), small_v2());
+  const Tensor x = images(4, 5);  // 2 per BN split
+  CHECK(v2.query_encoder().features(x).shape() == Shape{4, v2.query_encoder().feature_dim()});
+  CHECK(v2.key_encoder().family() == "resnet");
+  MoCoV3Config c3;
+  c3.dim = 8;
+  c3.mlp_dim = 16;
+  MoCoV3 v3(tiny_vit(false), c3);
+  CHECK(v3.query_encoder().features(x).shape() == Shape{4, 16});
+  CHECK(v3.head_name() == "head");
+}

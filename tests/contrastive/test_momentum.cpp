@@ -106,13 +106,13 @@ TEST_CASE("momentum schedules: constant and MoCo v3's cosine") {
   CHECK(cos(25) == doctest::Approx(1 - 0.5 * (1 + std::cos(M_PI * 0.25)) * 0.01));
 }
 
-TEST_CASE("ema_ on both paths: the fused CPU loop and the composed ops of strided tensors") {
+TEST_CASE("ema_ on contiguous tensors and on strided views (updated through a contiguous copy)") {
   // k = 2, q = 4, m = 0.9: 0.9·2 + 0.1·4 = 2.2 (m and 1 − m swapped would give 3.8).
   for (DType dt : {DType::f32, DType::f64}) {
     Tensor k = Tensor::full({3, 4}, 2.0, dt), q = Tensor::full({3, 4}, 4.0, dt);
     ema_(k, q, 0.9);
     CHECK_CLOSE(k, Tensor::full({3, 4}, 2.2, dt), 1e-6, 0);
-    // A transposed view is not contiguous: the composed path, the same formula.
+    // A transposed view is not contiguous: the same formula, through a copy written back.
     Tensor kb = Tensor::full({4, 3}, 2.0, dt), qb = Tensor::full({4, 3}, 4.0, dt);
     Tensor kt = kb.transpose(0, 1), qt = qb.transpose(0, 1);
     REQUIRE_FALSE(kt.is_contiguous());

@@ -42,9 +42,10 @@ inline bool real_gpu() {
 // Whether the tests run: a real GPU, or the dry run.
 inline bool cuda_present() { return dry_run() || real_gpu(); }
 
-inline const char* cuda_skip_reason() {
+inline std::string cuda_skip_reason() {
 #ifdef MOCO_WITH_CUDA
-  return "skipped: no CUDA GPU (this machine has no usable GPU or driver)";
+  // Which piece is missing: the plugin, the CUDA libraries, the driver or a GPU.
+  return "skipped: no CUDA GPU (" + cuda::unavailable_reason() + ")";
 #else
   return "skipped: no CUDA GPU (this build has no CUDA backend: configure with -DMOCO_CUDA=ON)";
 #endif

@@ -1,7 +1,7 @@
 // SGD, AdamW and LARS against PyTorch (and MoCo v3's LARS) over 3 steps with
 // fixed gradients (tests/parity/gen_optim.py): parameters after every step and
-// the optimiser state after the last, for the fused CPU loops and for the
-// device-generic path; parameter groups with their own lr and weight decay.
+// the optimiser state after the last (each formula has one implementation,
+// tensor/optim_step.h); parameter groups with their own lr and weight decay.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -28,39 +28,34 @@ using Factory = std::function<std::unique_ptr<Optimizer>(const std::vector<Tenso
 
 // order: which fixture parameter each optimiser index holds (groups reorder them).
 void run_case(const std::string& c, const Factory& make, std::vector<int> order = {0, 1, 2, 3}) {
-  for (bool fused : {true, false}) {
-    CAPTURE(c);
-    CAPTURE(fused);
-    Optimizer::set_fused_cpu(fused);
-    std::vector<Tensor> ps = fresh_params();
-    auto opt = make(ps);
-    for (int s = 1; s <= 3; ++s) {
-      opt->zero_grad();
-      for (int i = 0; i < 4; ++i) ps[size_t(i)].set_grad(fx(kFile, fmt::format("grad/{}/{}", s, i)).clone());
-      opt->step();
-      for (int i = 0; i < 4; ++i) {
-        const std::string name = fmt::format("{}/step/{}/{}", c, s, i);
-        CloseReport r = allclose(ps[size_t(i)], fx(kFile, name), 1e-6, 1e-5, name);
-        CHECK_MESSAGE(r.ok, r.message);
-      }
-    }
-    CHECK(opt->steps() == 3);
-    nn::NamedTensors st = opt->state_dict();
-    CHECK(nn::find_tensor(st, "step").item() == 3);
-    size_t compared = 0;
-    for (auto& [name, t] : st) {
-      if (name == "step" || name.size() < 5 || name.compare(name.size() - 5, 5, ".step") == 0) continue;
-      // state.<k>.<field> -> <case>/state/<order[k]>/<field>
-      const size_t dot = name.find('.', 6);
-      const int k = std::stoi(name.substr(6, dot - 6));
-      const std::string want = fmt::format("{}/state/{}/{}", c, order[size_t(k)], name.substr(dot + 1));
-      CloseReport r = allclose(t, fx(kFile, want), 1e-6, 1e-5, want);
+  CAPTURE(c);
+  std::vector<Tensor> ps = fresh_params();
+  auto opt = make(ps);
+  for (int s = 1; s <= 3; ++s) {
+    opt->zero_grad();
+    for (int i = 0; i < 4; ++i) ps[size_t(i)].set_grad(fx(kFile, fmt::format("grad/{}/{}", s, i)).clone());
+    opt->step();
+    for (int i = 0; i < 4; ++i) {
+      const std::string name = fmt::format("{}/step/{}/{}", c, s, i);
+      CloseReport r = allclose(ps[size_t(i)], fx(kFile, name), 1e-6, 1e-5, name);
       CHECK_MESSAGE(r.ok, r.message);
-      ++compared;
     }
-    CHECK(compared == moco::testing::fx_prefix(kFile, c + "/state/").size());
   }
-  Optimizer::set_fused_cpu(true);
+  CHECK(opt->steps() == 3);
+  nn::NamedTensors st = opt->state_dict();
+  CHECK(nn::find_tensor(st, "step").item() == 3);
+  size_t compared = 0;
+  for (auto& [name, t] : st) {
+    if (name == "step" || name.size() < 5 || name.compare(name.size() - 5, 5, ".step") == 0) continue;
+    // state.<k>.<field> -> <case>/state/<order[k]>/<field>
+    const size_t dot = name.find('.', 6);
+    const int k = std::stoi(name.substr(6, dot - 6));
+    const std::string want = fmt::format("{}/state/{}/{}", c, order[size_t(k)], name.substr(dot + 1));
+    CloseReport r = allclose(t, fx(kFile, want), 1e-6, 1e-5, want);
+    CHECK_MESSAGE(r.ok, r.message);
+    ++compared;
+  }
+  CHECK(compared == moco::testing::fx_prefix(kFile, c + "/state/").size());
 }
 
 template <class O, class C>

@@ -1,10 +1,11 @@
-// float32 convolutions through oneDNN (Debian's libdnnl, the library that
-// PyTorch's CPU convolutions run on). Its JIT-compiled direct kernels work in
-// blocked layouts and were 2x faster than PyTorch's own im2col + GEMM on a
-// ResNet-18 step; writing such kernels by hand is not this project's job. The
-// im2col + GEMM path (autograd/ops_conv.cpp) stays the oracle: float64 (and so
-// every gradcheck), builds without oneDNN and MOCO_CPU_CONV=im2col use it, and
-// tests compare the two. The role cuDNN plays on the CUDA backend.
+// Whole float32 convolutions (Backend::conv2d_*) through oneDNN (Debian's
+// libdnnl, the library that PyTorch's CPU convolutions run on). Its
+// JIT-compiled direct kernels work in blocked layouts and were 2x faster than
+// PyTorch's own im2col + GEMM on a ResNet-18 step; writing such kernels by
+// hand is not this project's job. The im2col + GEMM path
+// (autograd/ops_conv.cpp) stays the oracle: float64 (and so every gradcheck),
+// builds without oneDNN and MOCO_CPU_CONV=im2col use it, and tests compare
+// the two. The role cuDNN plays on the CUDA backend (tensor/cuda/conv2d.cpp).
 #include "tensor/cpu/cpu_backend.h"
 
 #ifdef MOCO_WITH_DNNL

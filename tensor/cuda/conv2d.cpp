@@ -7,7 +7,7 @@
 // descriptors are built once and each direction's algorithm is chosen once,
 // by timing the candidates (cudnnFind*AlgorithmEx, as torch.backends.cudnn.benchmark
 // does) on the call's own buffers, then cached. All convolutions share one
-// workspace that grows to the largest need. TF32 follows set_allow_tf32():
+// workspace that grows to the largest need. TF32 follows set_allow_tf32() (cuda_api.h):
 // off, the descriptors ask for CUDNN_FMA_MATH (plain float32 arithmetic).
 //
 // This uses cuDNN's classic convolution API, which cuDNN 9 still ships
@@ -19,7 +19,6 @@
 #include <tuple>
 
 #include "tensor/cuda/check.h"
-#include "tensor/cuda/cuda_api.h"
 #include "tensor/cuda/cuda_backend.h"
 
 namespace moco::cuda {
@@ -78,7 +77,7 @@ struct CudnnConv {
   }
 
   Plan& plan_for(const Tensor& x, const Tensor& w, const Backend::Conv2dParams& p) {
-    const bool tf32 = allow_tf32();
+    const bool tf32 = tf32_enabled();
     // groups is implied by x.size(1) / w.size(1); tf32 changes the algorithms.
     const Key key{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(2), w.size(3),
                   p.sh,      p.sw,      p.ph,      p.pw,      p.dh,      p.dw,      tf32};
