@@ -29,9 +29,9 @@ static double knn_top1(contrastive::MoCo& model, const train::DataSetup& d) {
   lo.shuffle = lo.drop_last = false;
   data::Pipeline eval = data::eval_transform(train::preset_options(d));
   data::DataLoader bank(d.train, eval, lo), test(d.val, eval, lo);
-  nn::Module& encoder = model.query_encoder();
+  nn::Backbone& encoder = model.query_encoder();
   encoder.eval();
-  auto features = [&](const Tensor& x) { return train::backbone_features(encoder, x); };
+  auto features = [&](const Tensor& x) { return encoder.features(x); };
   const double top1 = contrastive::knn_evaluate(features, bank, test, int64_t(d.classes.size()), 200, 0.1).top1();
   encoder.train();
   return top1;

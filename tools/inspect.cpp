@@ -303,7 +303,7 @@ int inspect_command(const std::vector<std::string>& argv) {
   // ---- features: the query encoder's backbone, pooled, in eval mode (moco knn's protocol)
   ModelSpec spec = ModelSpec::from_meta(ckpt.meta);
   spec.num_classes = 0;
-  std::shared_ptr<nn::Module> backbone = make_backbone(spec);
+  std::shared_ptr<nn::Backbone> backbone = make_backbone(spec);
   nn::load_into(backbone->state_dict(), pre.backbone, true, "the checkpoint " + path);
   backbone->to(dev);
   backbone->eval();
@@ -322,7 +322,7 @@ int inspect_command(const std::vector<std::string>& argv) {
   {
     Progress bar("features", batches(bank_ds->size()) + batches(test_ds->size()), eval_batch);
     contrastive::FeatureFn f = [&](const Tensor& x) {
-      Tensor y = backbone_features(*backbone, to_device(x, dev));
+      Tensor y = backbone->features(to_device(x, dev));
       bar.step({});
       return y;
     };

@@ -303,11 +303,11 @@ int knn_command(const std::vector<std::string>& argv) {
   const uint64_t seed = uint64_t(a.integer("seed", 0));
   DataSetup d = open_data(a, a.real("label-fraction", 0, 1), seed);
   ModelSpec spec = model_spec(a, d.size, d.channels, 0);
-  std::shared_ptr<nn::Module> model = make_backbone(spec);
+  std::shared_ptr<nn::Backbone> model = make_backbone(spec);
   nn::load_into(model->state_dict(), pre.backbone, true, "--pretrained " + pre.path);
   model->to(dev);
   model->eval();
-  auto f = [&](const Tensor& x) { return backbone_features(*model, to_device(x, dev)); };
+  auto f = [&](const Tensor& x) { return model->features(to_device(x, dev)); };
   const int64_t k = a.integer("knn-k", 1);
   const double T = a.real("knn-t", 1e-9);
   const double top1 = knn_top1(f, d.train, d.val, d, k, T, a.integer("knn-bank", 0), a.integer("knn-test", 0), seed,

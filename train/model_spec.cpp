@@ -61,9 +61,9 @@ ModelSpec ModelSpec::from_meta(const std::map<std::string, std::string>& meta) {
   return s;
 }
 
-static std::shared_ptr<nn::Module> build_backbone(const ModelSpec& s);
+static std::shared_ptr<nn::Backbone> build_backbone(const ModelSpec& s);
 
-std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s) {
+std::shared_ptr<nn::Backbone> make_backbone(const ModelSpec& s) {
   check_model_fits(s, 1, 0, "the model");  // a checkpoint's metadata can ask for any size
   return build_backbone(s);
 }
@@ -129,7 +129,7 @@ void check_model_fits(const ModelSpec& s, double copies, int64_t batch, const st
                    avail / gib, batch > 0 ? ", a smaller --batch-size or --image-size" : "");
 }
 
-static std::shared_ptr<nn::Module> build_backbone(const ModelSpec& s) {
+static std::shared_ptr<nn::Backbone> build_backbone(const ModelSpec& s) {
   if (s.is_vit()) {
     nn::ViTConfig c = nn::ViTConfig::preset(s.arch);
     c.img_size = s.img_size;
@@ -153,10 +153,5 @@ static std::shared_ptr<nn::Module> build_backbone(const ModelSpec& s) {
   return std::make_shared<nn::ResNet>(c);
 }
 
-Tensor backbone_features(nn::Module& m, const Tensor& x) {
-  if (auto* r = dynamic_cast<nn::ResNet*>(&m)) return r->features(x);
-  if (auto* v = dynamic_cast<nn::VisionTransformer*>(&m)) return v->features(x);
-  fail("backbone_features: expected a ResNet or a VisionTransformer, got {}", m.type_name());
-}
 
 }  // namespace moco::train

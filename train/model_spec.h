@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "nn/models/backbone.h"
 #include "nn/module.h"
 
 namespace moco::train {
@@ -28,7 +29,7 @@ struct ModelSpec {
   static ModelSpec from_meta(const std::map<std::string, std::string>& meta);
 };
 // Builds the backbone (after check_model_fits with one copy of the weights).
-std::shared_ptr<nn::Module> make_backbone(const ModelSpec& s);
+std::shared_ptr<nn::Backbone> make_backbone(const ModelSpec& s);
 // The backbone's parameter count without building it: a polynomial of
 // degree 2 in the ResNet's width or the ViT's dimension, fitted exactly from
 // three tiny builds.
@@ -37,7 +38,5 @@ double count_parameters(const ModelSpec& s);
 // `copies` (gradients, optimiser state, a key encoder), plus the activations
 // of `batch` images would not fit in the memory the machine has available.
 void check_model_fits(const ModelSpec& s, double copies, int64_t batch, const std::string& what);
-// The pooled features before the head (ResNet / VisionTransformer).
-Tensor backbone_features(nn::Module& model, const Tensor& x);
 
 }  // namespace moco::train

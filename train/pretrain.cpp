@@ -220,10 +220,10 @@ double MocoTrainer::knn(const TrainingHooks& hooks) {
   if (!knn_bank_) knn_bank_ = select_classes(data::open_dataset(d_.spec, "train", d_.open), r_.classes);
   const bool was = model_->is_training();
   model_->eval();
-  nn::Module& enc = model_->query_encoder();
+  nn::Backbone& enc = model_->query_encoder();
   auto f = [&](const Tensor& x) {
     Tensor xd = to_device(x, device_);
-    return r_.knn_head_features ? enc.forward(xd) : backbone_features(enc, xd);
+    return r_.knn_head_features ? enc.forward(xd) : enc.features(xd);
   };
   const double top1 = knn_top1(f, knn_bank_, d_.val, d_, r_.knn_k, r_.knn_t, r_.knn_bank, r_.knn_test, seed_, 256, hooks);
   model_->train(was);

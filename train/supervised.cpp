@@ -204,7 +204,7 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
         Tensor f;
         {
           NoGradGuard no_grad;
-          f = backbone_features(*model_, x);
+          f = model_->features(x);
         }
         logits = model_->child(head)(f);
       } else {

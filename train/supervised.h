@@ -58,7 +58,7 @@ class SupervisedTrainer {
   // Data-parallel across the processes of `group` (train/dist.h): recipe.batch_size is the global batch.
   SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed,
                     const Pretrained* pretrained = nullptr, ProcessGroup& group = world());
-  nn::Module& model() { return *model_; }
+  nn::Backbone& model() { return *model_; }
   optim::Optimizer& optimizer() { return *opt_; }
   // Continues from a checkpoint this trainer wrote (the model and optimiser state, the epoch, a partial epoch).
   void resume(const Checkpoint& c);
@@ -80,7 +80,7 @@ class SupervisedTrainer {
   Device device_;
   uint64_t seed_;
   ProcessGroup& g_;
-  std::shared_ptr<nn::Module> model_;
+  std::shared_ptr<nn::Backbone> model_;
   std::unique_ptr<optim::Optimizer> opt_;
   int64_t start_epoch_ = 0;
   PartialEpoch resumed_;
