@@ -120,6 +120,9 @@ void add_run_flags(Args& a, const std::string& default_out) {
       .flag("overwrite", "start a new run in an --out that holds one, replacing its checkpoint and metrics")
       .opt("threads", "0", "CPU threads (0: OMP_NUM_THREADS or all cores)")
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
+      .opt("dist-backend", "auto", "data-parallel training over the processes `mpirun -np N` starts: auto (mpi "
+                                   "under mpirun, else one process) | none | mpi | nccl (GPUs; CUDA builds with "
+                                   "NCCL). --batch-size stays the global batch, split over the processes")
       .opt("stop-after", "0", "stop after this many epochs of this invocation (0: run to --epochs); the schedule "
                               "still spans --epochs, and --resume continues");
 }
@@ -154,10 +157,24 @@ static std::string occupied_message(const std::string& out, const std::vector<st
 
 namespace {
 
+void check_dist_backend(const std::string& b) {
+  MOCO_USAGE_CHECK(b == "auto" || b == "none" || b == "mpi" || b == "nccl",
+                   "--dist-backend must be auto, none, mpi or nccl, got '{}'", b);
+  MOCO_USAGE_CHECK(b != "nccl", "--dist-backend nccl needs a CUDA build with NCCL, which this moco is not: use "
+                                "--dist-backend mpi (CPU processes)");
+  const ProcessGroup& w = world();
+  MOCO_USAGE_CHECK(b != "mpi" || w.backend() == "mpi",
+                   "--dist-backend mpi: {}", mpi_compiled() ? "start the command with mpirun -np N moco ..."
+                                                            : "this moco was built without MPI (install "
+                                                              "libopenmpi-dev and rebuild)");
+  MOCO_USAGE_CHECK(b != "none" || w.size() == 1, "--dist-backend none, but mpirun started {} processes", w.size());
+}
+
 // Flags a run's config.json never lends to another invocation: where it
-// writes, how it was started, when it stops.
+// writes, how it was started (a run resumes with any number of processes), when it stops.
 bool never_taken_back(const std::string& k) {
-  return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite";
+  return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite" ||
+         k == "dist-backend";
 }
 
 }  // namespace
@@ -222,7 +239,9 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   }
   r.out = a.str("out");
   MOCO_USAGE_CHECK(!r.out.empty(), "--out must name a folder");
-  if (!r.in_place && !r.overwrite) {
+  check_dist_backend(a.has("dist-backend") ? a.str("dist-backend") : "auto");
+  // Rank 0 owns the run folder: the others only read from it.
+  if (!r.in_place && !r.overwrite && world().is_writer()) {
     // Checked again under the lock in open(); here so that a busy folder is
     // refused before the data and the model are built.
     const std::vector<std::string> e = folder_entries(r.out);
@@ -241,7 +260,15 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
     r.config.flags[k] = v;
     if (a.is_switch(k)) r.config.switches.insert(k);
   }
-  r.config.machine = {{"threads", std::to_string(threads > 0 ? threads : get_num_threads())}, {"device", a.str("device")}};
+  r.config.machine = {{"threads", std::to_string(threads > 0 ? threads : get_num_threads())},
+                      {"device", a.str("device")},
+                      {"processes", std::to_string(world().size())},
+                      {"dist-backend", world().backend()}};
+  r.config.flags.erase("dist-backend");
+  std::string flags_text;  // every rank must have been started with the same flags
+  for (auto& [k, v] : r.config.flags)
+    flags_text += k + "=" + v + "\n";
+  check_same_on_all_ranks(world(), flags_text, "flags");
   if (!original_command.empty()) r.config.resumed_with = command_line(command, argv);
   r.config.command = original_command.empty() ? command_line(command, argv) : original_command;
   r.config.kind = command;
@@ -282,6 +309,10 @@ void RunSetup::check_resumed_model(const ModelSpec& spec) const {
 
 RunDir& RunSetup::open() {
   MOCO_CHECK(!dir, "internal: RunSetup::open() called twice");
+  if (!world().is_writer()) {  // rank 0 locks, checks and writes the folder
+    dir = std::make_unique<RunDir>(out);
+    return *dir;
+  }
   lock = std::make_unique<RunLock>(out);
   if (!in_place) {
     if (overwrite) {

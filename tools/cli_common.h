@@ -17,6 +17,7 @@
 #include "tools/args.h"
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
+#include "train/dist.h"
 #include "train/hooks.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"

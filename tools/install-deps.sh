@@ -5,7 +5,7 @@
 #   tools/install-deps.sh --python   also python3-torch/torchvision (parity fixtures, reference bench)
 set -euo pipefail
 
-pkgs=(g++ cmake make pkg-config libfmt-dev doctest-dev libstb-dev libopenblas-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev
+pkgs=(g++ cmake make pkg-config libfmt-dev doctest-dev libstb-dev libopenblas-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
       dataset-fashion-mnist gnuplot-nox)
 if [[ "${1:-}" == "--python" ]]; then
   pkgs+=(python3-torch python3-torchvision python3-numpy)

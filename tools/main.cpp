@@ -13,6 +13,7 @@
 #include "tensor/error.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "train/dist.h"
 
 namespace moco::cli {
 std::vector<Command>& registry() {
@@ -131,23 +132,48 @@ int main(int argc, char** argv) {
   }
   std::string name = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
-  for (auto& c : moco::cli::registry()) {
-    if (c.name != name) continue;
-    try {
-      return c.run(args);
-    } catch (const moco::cli::UsageError& e) {
-      std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
-      return 2;
-    } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "moco %s: error: out of memory; a smaller --batch-size, --width, --vit-dim or "
-                           "--image-size needs less\n", name.c_str());
-      return 1;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
-      return 1;
-    }
+  const moco::cli::Command* cmd = nullptr;
+  for (auto& c : moco::cli::registry())
+    if (c.name == name) cmd = &c;
+  if (cmd == nullptr) {
+    std::fprintf(stderr, "moco: unknown command '%s'\n\n", name.c_str());
+    print_usage();
+    return 2;
   }
-  std::fprintf(stderr, "moco: unknown command '%s'\n\n", name.c_str());
-  print_usage();
-  return 2;
+  try {
+    moco::train::init_distributed(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moco %s: error: %s\n", name.c_str(), e.what());
+    return 2;
+  }
+  moco::train::ProcessGroup& world = moco::train::world();
+  const int ranks = world.size(), rank = world.rank();
+  if (rank != 0) (void)std::freopen("/dev/null", "w", stdout);  // rank 0 shows the progress
+  const std::string who = ranks > 1 ? fmt::format(" (rank {} of {})", rank, ranks) : "";
+  int rc = 0;
+  bool usage = false;
+  try {
+    MOCO_USAGE_CHECK(ranks == 1 || name == "train" || name == "linear" || name == "finetune",
+                     "moco {} runs in one process; under mpirun only train, linear and finetune run data-parallel "
+                     "so far (pretrain's cross-process shuffle-BN comes next)", name);
+    rc = cmd->run(args);
+  } catch (const moco::cli::UsageError& e) {
+    // Every rank meets the same flags: rank 0 says what is wrong; the others
+    // wait a moment for it before ending the job, and speak only if it did not.
+    if (rank != 0) sleep(2);
+    std::fprintf(stderr, "moco %s%s: error: %s\n", name.c_str(), who.c_str(), e.what());
+    rc = 2, usage = true;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "moco %s%s: error: out of memory; a smaller --batch-size, --width, --vit-dim or "
+                         "--image-size needs less\n", name.c_str(), who.c_str());
+    rc = 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moco %s%s: error: %s\n", name.c_str(), who.c_str(), e.what());
+    rc = 1;
+  }
+  // A rank that failed ends the whole job: the others would wait for it in
+  // their next collective for ever.
+  if (ranks > 1 && (rc == 1 || usage)) world.abort(rc);
+  moco::train::finalize_distributed();
+  return rc;
 }

@@ -1,5 +1,7 @@
 #include "tools/progress.h"
 
+#include "train/dist.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -57,6 +59,7 @@ double Progress::done() {
 }
 
 train::TrainingHooks progress_hooks() {
+  if (!train::world().is_writer()) return {};  // one bar, rank 0's
   auto bar = std::make_shared<std::unique_ptr<Progress>>();
   train::TrainingHooks h;
   h.begin = [bar](const std::string& label, int64_t steps, int64_t batch, int64_t done) {

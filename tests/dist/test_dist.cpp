@@ -1,0 +1,158 @@
+// Data-parallel training under mpirun (train/dist.h): 2 processes of 1
+// thread each, on the tiny generated data set, against one process on the
+// global batch. Each case starts `mpirun -np 2 moco ...` (the binary of this
+// build) and compares what the runs wrote. Without MPI in the build, or
+// without mpirun, the cases say so and check nothing else.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "nn/safetensors.h"
+#include "test_util.h"
+#include "tools/run_checks.h"
+#include "tools/tiny_data.h"
+#include "train/dist.h"
+#include "train/run_config.h"
+
+using namespace moco;
+using namespace moco::test_data;
+
+namespace {
+
+struct DistData : TinyData {
+  DistData() : TinyData("dist") {}
+  // The command, then the tiny data set's flags, then `extra`.
+  std::vector<std::string> args(const std::string& command, const std::vector<std::string>& extra) const {
+    return plus({command}, TinyData::args(extra));
+  }
+};
+
+const DistData& tiny() {
+  static DistData d;
+  return d;
+}
+
+bool have_mpi() {
+  static const bool ok = train::mpi_compiled() && std::system("command -v mpirun > /dev/null 2>&1") == 0;
+  if (!ok) MESSAGE("no MPI in this build or no mpirun: the data-parallel cases are skipped");
+  return ok;
+}
+
+std::string quote(const std::vector<std::string>& args) {
+  std::string s;
+  for (auto& a : args) s += " '" + a + "'";
+  return s;
+}
+
+// Runs `moco ARGS` in `ranks` processes (0: without mpirun); returns the exit
+// status, and the output in `out`.
+int run_moco(int ranks, const std::vector<std::string>& args, std::string* out = nullptr) {
+  const std::string log = tiny().out("cmd.log");
+  std::string cmd = "OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE ";
+  if (ranks > 0)  // CI runs as root; one core per rank is not needed for 1-thread ranks
+    cmd += "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe --bind-to none -np " +
+           std::to_string(ranks) + " ";
+  cmd += std::string(MOCO_BINARY) + quote(args) + " > '" + log + "' 2>&1";
+  const int st = std::system(cmd.c_str());
+  if (out) *out = slurp(log);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+// The same tensors within `tol` (the ranks add their gradients in another order).
+void check_close_checkpoints(const std::string& a, const std::string& b, double tol) {
+  nn::SafeTensors x = nn::load_safetensors(a + "/checkpoint.safetensors");
+  nn::SafeTensors y = nn::load_safetensors(b + "/checkpoint.safetensors");
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    INFO("tensor " << x.tensors[i].first);
+    REQUIRE(x.tensors[i].first == y.tensors[i].first);
+    CHECK_CLOSE(x.tensors[i].second, y.tensors[i].second, tol, tol);
+  }
+  CHECK(x.metadata.at("epoch") == y.metadata.at("epoch"));
+}
+
+void check_close_columns(const std::string& a, const std::string& b, const std::string& col, double tol) {
+  const std::vector<double> x = column(a, col), y = column(b, col);
+  REQUIRE(x.size() == y.size());
+  for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(y[i]).epsilon(tol));
+}
+
+// A ViT has no BatchNorm: its step on a split batch with averaged gradients
+// is the step on the whole batch, up to float rounding. SGD, not the ViT's
+// default AdamW: AdamW divides by the gradient's running RMS, so a gradient
+// that is rounding noise (the attention's key bias, whose true gradient is 0)
+// becomes a full lr-sized step whose sign the summation order decides.
+const std::vector<std::string> kVit = {"--optimizer", "sgd", "--arch",      "vit_tiny", "--vit-dim", "32", "--vit-depth",
+                                       "2",          "--vit-heads", "2",        "--batch-size", "16",
+                                       "--epochs",   "2",           "--threads", "1",          "--seed", "4"};
+
+}  // namespace
+
+TEST_CASE("2 ranks, a model without BatchNorm: the same weights as 1 process on the global batch") {
+  if (!have_mpi()) return;
+  const auto& d = tiny();
+  const std::string one = d.out("vit1"), two = d.out("vit2");
+  REQUIRE(run_moco(0, plus(d.args("train", kVit), {"--out", one})) == 0);
+  std::string log;
+  REQUIRE_MESSAGE(run_moco(2, plus(d.args("train", kVit), {"--out", two}), &log) == 0, log);
+  check_close_checkpoints(one, two, 1e-5);
+  check_close_columns(one, two, "train_loss", 1e-6);
+  check_close_columns(one, two, "val_loss", 1e-5);
+  CHECK(column(one, "val_top1") == column(two, "val_top1"));  // evaluation sharded over the ranks, summed
+  const train::RunConfig c = train::read_run_config(two + "/config.json");
+  CHECK(c.machine.at("processes") == "2");
+  CHECK(c.machine.at("dist-backend") == "mpi");
+  CHECK(c.flags.at("batch-size") == "16");  // the global batch
+}
+
+TEST_CASE("a linear probe (frozen BatchNorm) on 2 ranks equals 1 process; resume with another number of ranks") {
+  if (!have_mpi()) return;
+  const auto& d = tiny();
+  const std::string pre = d.out("pre");
+  REQUIRE(run_moco(0, plus(d.args("pretrain", {"--width", "4", "--batch-size", "16", "--moco-k", "64", "--bn-splits",
+                               "2", "--epochs", "1", "--knn-every", "0", "--threads", "1"}),
+                       {"--out", pre})) == 0);
+  const std::vector<std::string> lin = {"--pretrained", pre, "--batch-size", "16", "--epochs", "3",
+                                        "--threads", "1", "--schedule", "2"};
+  const std::string one = d.out("lin1"), two = d.out("lin2"), split21 = d.out("lin21"), split12 = d.out("lin12");
+  REQUIRE(run_moco(0, plus(d.args("linear", lin), {"--out", one})) == 0);
+  REQUIRE(run_moco(2, plus(d.args("linear", lin), {"--out", two})) == 0);
+  check_close_checkpoints(one, two, 1e-5);
+  check_close_columns(one, two, "train_loss", 1e-6);
+  // 2 ranks, then 1 process for the rest; and the other way round.
+  REQUIRE(run_moco(2, plus(d.args("linear", lin), {"--out", split21, "--stop-after", "1"})) == 0);
+  REQUIRE(run_moco(0, {"linear", "--resume", split21}) == 0);
+  check_close_checkpoints(one, split21, 1e-5);
+  REQUIRE(run_moco(0, plus(d.args("linear", lin), {"--out", split12, "--stop-after", "2"})) == 0);
+  REQUIRE(run_moco(2, {"linear", "--resume", split12}) == 0);
+  check_close_checkpoints(one, split12, 1e-5);
+  check_close_columns(one, split12, "val_top1", 1e-9);
+}
+
+TEST_CASE("bad input under mpirun: one message from rank 0, every rank ends, nothing written") {
+  if (!have_mpi()) return;
+  const auto& d = tiny();
+  const std::string out = d.out("bad");
+  std::string log;
+  CHECK(run_moco(2, plus(d.args("train", kVit), {"--batch-size", "15", "--out", out}), &log) == 2);
+  CHECK(log.find("--batch-size 15 is the global batch: it must be a multiple of the 2 processes") != std::string::npos);
+  CHECK(run_moco(2, plus(d.args("train", kVit), {"--dist-backend", "nccl", "--out", out}), &log) == 2);
+  CHECK(log.find("--dist-backend nccl needs a CUDA build with NCCL") != std::string::npos);
+  CHECK(run_moco(2, {"pretrain", "--out", out}, &log) == 2);
+  CHECK(log.find("under mpirun only train, linear and finetune run data-parallel") != std::string::npos);
+  CHECK(run_moco(0, plus(d.args("train", kVit), {"--dist-backend", "mpi", "--out", out}), &log) == 2);
+  CHECK(log.find("start the command with mpirun -np N") != std::string::npos);
+  // Ranks started with different flags (mpirun's MPMD form: one command line per rank).
+  const std::string mp = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 mpirun "
+                         "--oversubscribe -np 1 " + std::string(MOCO_BINARY) + quote(d.args("train", kVit)) + " --out '" + out +
+                         "' --lr 0.1 : -np 1 " + std::string(MOCO_BINARY) + quote(d.args("train", kVit)) + " --out '" + out +
+                         "' --lr 0.2 > '" + d.out("mpmd.log") + "' 2>&1";
+  const int st = std::system(mp.c_str());
+  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 2);
+  CHECK(slurp(d.out("mpmd.log")).find("started with different flags: rank 1 differs from rank 0") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(out + "/checkpoint.safetensors"));
+}
