@@ -45,6 +45,11 @@ std::shared_ptr<nn::Module> MoCoV2::clone() const {
   return m;
 }
 
+Tensor MoCoV2::gather(const Tensor& t) const {
+  const Tensor all = group_->all_gather(t.device().is_cpu() ? t.contiguous() : t.to(Device::cpu()).contiguous());
+  return t.device().is_cpu() ? all : all.to(t.device());
+}
+
 std::pair<Tensor, Tensor> MoCoV2::query_and_key(const Tensor& im_q, const Tensor& im_k, const Tensor* idx_shuffle) {
   MOCO_CHECK(im_q.dim() >= 1 && im_k.shape() == im_q.shape(), "MoCo: the two views differ in shape: {} and {}",
              shape_str(im_q.shape()), shape_str(im_k.shape()));
@@ -54,6 +59,21 @@ std::pair<Tensor, Tensor> MoCoV2::query_and_key(const Tensor& im_q, const Tensor
   // changes nothing else about the run.
   if (!cfg_.shuffle_bn) return {q, normalize(key_encoder().forward(im_k), 1)};
   const int64_t n = im_k.size(0);
+  if (distributed()) {
+    // builder.py's _batch_shuffle_ddp / _batch_unshuffle_ddp: the key batch of
+    // every rank, shuffled by rank 0's permutation; this rank forwards its
+    // slice of it, then takes the keys of its own images back from everyone's.
+    const int64_t ranks = group_->size(), r = group_->rank(), all = n * ranks;
+    Tensor perm = idx_shuffle ? idx_shuffle->to(Device::cpu()).contiguous() : randperm(all, shuffle_gen_);
+    MOCO_CHECK(perm.numel() == all, "MoCo: a shuffle of {} for a global batch of {} ({} ranks of {})", perm.numel(),
+               all, ranks, n);
+    group_->broadcast(perm, 0);  // every rank draws the same, but rank 0's is the one (as builder.py)
+    const BatchShuffle s = batch_shuffle_from(perm, im_k.device());
+    const Tensor mine = s.forward.narrow(0, r * n, n), back = s.backward.narrow(0, r * n, n);
+    const Tensor x = index_select(gather(im_k), 0, mine);
+    const Tensor k = gather(normalize(key_encoder().forward(x), 1));
+    return {q, index_select(k, 0, back)};
+  }
   BatchShuffle s = idx_shuffle ? batch_shuffle_from(*idx_shuffle, im_k.device())
                                : random_batch_shuffle(n, shuffle_gen_, im_k.device());
   MOCO_CHECK(s.forward.numel() == n, "MoCo: a shuffle of {} for a batch of {}", s.forward.numel(), n);
@@ -70,7 +90,7 @@ MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const s
   MOCO_CHECK(idx_shuffle.empty() || cfg_.shuffle_bn, "MoCo: {} shuffles given with shuffle-BN off (--shuffle-bn=0)",
              idx_shuffle.size());
   MOCO_CHECK(im_q.dim() >= 1, "MoCo: expected a batch of images, got {}", shape_str(im_q.shape()));
-  queue_.check_keys_per_step(im_q.size(0) * int64_t(directions));
+  queue_.check_keys_per_step(im_q.size(0) * int64_t(directions) * (distributed() ? group_->size() : 1));
   {
     NoGradGuard no_grad;
     momentum_update(key_encoder(), query_encoder(), m_);  // before any key forward
@@ -100,6 +120,10 @@ MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const s
   out.T = cfg_.T;
   // Symmetric: the demo enqueues cat([k1, k2]) where k1 = keys of im1 (the second direction's).
   if (cfg_.symmetric) std::swap(keys[0], keys[1]);
+  if (distributed()) {  // builder.py's concat_all_gather: the queue takes every rank's keys, in rank order
+    NoGradGuard no_grad;
+    for (Tensor& k : keys) k = gather(k);
+  }
   queue_.enqueue(keys.size() == 1 ? keys[0] : cat(keys, 0));
   return out;
 }

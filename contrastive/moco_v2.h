@@ -21,6 +21,7 @@
 #include "contrastive/moco.h"
 #include "contrastive/queue.h"
 #include "contrastive/shuffle_bn.h"
+#include "tensor/process_group.h"
 
 namespace moco::contrastive {
 
@@ -69,6 +70,11 @@ class MoCoV2 : public MoCo {
 
   nn::Backbone& query_encoder() const override { return encoder("encoder_q"); }
   nn::Backbone& key_encoder() const override { return encoder("encoder_k"); }
+  // Data-parallel (builder.py under DDP): the key batch is gathered from every
+  // rank, shuffled across them (rank 0's permutation) for the key encoder and
+  // unshuffled back; the queue takes every rank's keys, so K must be a
+  // multiple of the global batch. Null (the default): one process.
+  void set_process_group(ProcessGroup* g) { group_ = g; }
   Queue& queue() { return queue_; }
   const Queue& queue() const { return queue_; }
   Generator& shuffle_generator() { return shuffle_gen_; }
@@ -81,9 +87,14 @@ class MoCoV2 : public MoCo {
   // q and k of one direction: (normalised q with grad, normalised unshuffled k).
   std::pair<Tensor, Tensor> query_and_key(const Tensor& im_q, const Tensor& im_k, const Tensor* idx_shuffle);
 
+  bool distributed() const { return group_ && group_->size() > 1; }
+  // Every rank's `t` (CPU), back on t's device.
+  Tensor gather(const Tensor& t) const;
+
   MoCoV2Config cfg_;
   Queue queue_;
   Generator shuffle_gen_;
+  ProcessGroup* group_ = nullptr;
 };
 
 }  // namespace moco::contrastive

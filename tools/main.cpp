@@ -153,9 +153,9 @@ int main(int argc, char** argv) {
   int rc = 0;
   bool usage = false;
   try {
-    MOCO_USAGE_CHECK(ranks == 1 || name == "train" || name == "linear" || name == "finetune",
-                     "moco {} runs in one process; under mpirun only train, linear and finetune run data-parallel "
-                     "so far (pretrain's cross-process shuffle-BN comes next)", name);
+    MOCO_USAGE_CHECK(ranks == 1 || name == "pretrain" || name == "train" || name == "linear" || name == "finetune",
+                     "moco {} runs in one process; under mpirun pretrain (MoCo v1/v2), train, linear and finetune "
+                     "run data-parallel", name);
     rc = cmd->run(args);
   } catch (const moco::cli::UsageError& e) {
     // Every rank meets the same flags: rank 0 says what is wrong; the others

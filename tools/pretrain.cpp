@@ -240,7 +240,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   TrainingHooks hooks = progress_hooks();
   if (!run.resume_from.empty()) {
     print_resumed(run.resume_from, trainer.start_epoch(), resumed_meta);
-  } else if (r.knn_every > 0 && a.on("knn-init")) {
+  } else if (r.knn_every > 0 && a.on("knn-init") && world().is_writer()) {
     const double k0 = trainer.knn(hooks);
     std::printf("kNN top-1 at random initialisation: %.2f%%\n", k0);
     write_file_atomic(dir.file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));
@@ -255,7 +255,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
                 knn ? fmt::format(", kNN top-1 {:.2f}%", *knn).c_str() : "", v("lr"), v("moco_m"),
                 fmt_duration(v("epoch_sec")).c_str(), v("images_per_sec"));
     std::fflush(stdout);
-    if (plot_failed) return;
+    if (plot_failed || !world().is_writer()) return;
     try {
       plot_runs({dir.path()}, dir.file("plots.png"));
     } catch (const std::exception& e) {  // a missing gnuplot must not stop the training
@@ -266,7 +266,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   const int64_t end_epoch = last_epoch(a, trainer.start_epoch(), epochs);
   const RunEnd end = trainer.run(dir, end_epoch, hooks);
   if (end.stopped) return stopped_run("pretrain", dir.path(), end);
-  write_pretrain_report(dir.path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
+  if (world().is_writer()) write_pretrain_report(dir.path(), end_epoch, epochs, plot_failed ? "" : "plots.png");
   std::printf("moco pretrain: done%s; checkpoint %s\n",
               trainer.last_knn() >= 0 ? fmt::format(", kNN top-1 {:.2f}%", trainer.last_knn()).c_str() : "",
               dir.file("checkpoint.safetensors").c_str());

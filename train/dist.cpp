@@ -21,20 +21,6 @@ namespace moco::train {
 
 namespace {
 
-class SingleProcess final : public ProcessGroup {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 1; }
-  std::string backend() const override { return "none"; }
-  void all_reduce_sum(Tensor&) override {}
-  void all_reduce_sum(std::vector<double>&) override {}
-  void broadcast(Tensor&, int) override {}
-  void broadcast(std::string&, int) override {}
-  std::vector<uint64_t> all_gather(uint64_t x) override { return {x}; }
-  Tensor all_gather(const Tensor& t) override { return t; }
-  [[noreturn]] void abort(int code) override { std::exit(code); }
-};
-
 #ifdef MOCO_WITH_MPI
 MPI_Datatype mpi_type(DType d) {
   switch (d) {
@@ -103,16 +89,9 @@ class Mpi final : public ProcessGroup {
 };
 #endif
 
-std::unique_ptr<ProcessGroup>& the_world() {
-  static std::unique_ptr<ProcessGroup> w = std::make_unique<SingleProcess>();
-  return w;
-}
-
 bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE"); }
 
 }  // namespace
-
-ProcessGroup& world() { return *the_world(); }
 
 bool mpi_compiled() {
 #ifdef MOCO_WITH_MPI
@@ -127,7 +106,7 @@ void init_distributed(int* argc, char*** argv) {
 #ifdef MOCO_WITH_MPI
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
-  the_world() = std::make_unique<Mpi>();
+  set_world(std::make_unique<Mpi>());
 #else
   (void)argc, (void)argv;
   const char* n = std::getenv("OMPI_COMM_WORLD_SIZE");
@@ -141,7 +120,7 @@ void init_distributed(int* argc, char*** argv) {
 void finalize_distributed() {
 #ifdef MOCO_WITH_MPI
   if (world().backend() == "mpi") {
-    the_world() = std::make_unique<SingleProcess>();
+    set_world(single_process_group());
     MPI_Finalize();
   }
 #endif

@@ -14,34 +14,16 @@
 #include <vector>
 
 #include "nn/module.h"
+#include "tensor/process_group.h"
 #include "tensor/tensor.h"
 
 namespace moco::train {
 
-class ProcessGroup {
- public:
-  virtual ~ProcessGroup() = default;
-  virtual int rank() const = 0;
-  virtual int size() const = 0;
-  virtual std::string backend() const = 0;  // "none" (one process) or "mpi"
-  // Element-wise sum over the ranks, in place (a contiguous CPU float32 / float64 / int64 tensor).
-  virtual void all_reduce_sum(Tensor& t) = 0;
-  virtual void all_reduce_sum(std::vector<double>& v) = 0;
-  // Rank `root`'s values into `t` (or `s`) on every rank.
-  virtual void broadcast(Tensor& t, int root) = 0;
-  virtual void broadcast(std::string& s, int root) = 0;
-  // Every rank's `x`, in rank order.
-  virtual std::vector<uint64_t> all_gather(uint64_t x) = 0;
-  // Every rank's `t` (the same shape on each) concatenated along dim 0, in rank order.
-  virtual Tensor all_gather(const Tensor& t) = 0;
-  // Ends every rank of the job with `code` (after this rank's message is out).
-  [[noreturn]] virtual void abort(int code) = 0;
-  bool is_writer() const { return rank() == 0; }  // the rank that writes logs, metrics and checkpoints
-};
+using moco::ProcessGroup;
+using moco::world;
 
-// The process's group: OpenMPI's world when the process was started by
-// mpirun (and MPI is compiled in), else a group of one.
-ProcessGroup& world();
+// world() (tensor/process_group.h) is OpenMPI's world once init_distributed
+// has run in a process that mpirun started (and MPI is compiled in).
 // Starts MPI when the process runs under mpirun (OMPI_COMM_WORLD_SIZE is set)
 // and moco was built with MPI; a clear error when it was not. Call once, first thing in main.
 void init_distributed(int* argc, char*** argv);

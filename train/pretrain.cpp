@@ -169,9 +169,15 @@ double knn_top1(const contrastive::FeatureFn& features, data::DatasetPtr bank, d
   return top1;
 }
 
-MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed)
-    : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed) {
+MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed,
+                         ProcessGroup& group)
+    : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed), g_(group) {
   const bool v3 = r_.version == "v3";
+  MOCO_USAGE_CHECK(g_.size() == 1 || !v3, "MoCo v3 does not run data-parallel yet (its keys gathered across ranks "
+                                          "and SyncBN come next): run it in one process");
+  MOCO_USAGE_CHECK(r_.batch_size % g_.size() == 0,
+                   "--batch-size {} is the global batch: it must be a multiple of the {} processes", r_.batch_size,
+                   g_.size());
   MOCO_USAGE_CHECK(v3 || r_.version == "v1" || r_.version == "v2", "--moco-version must be v1, v2 or v3, got '{}'",
                    r_.version);
   nn::manual_seed(seed);
@@ -194,15 +200,19 @@ MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, 
     c.bn_splits = r_.bn_splits;
     c.shuffle_seed = seed;
     c.shuffle_bn = r_.shuffle_bn;
-    const int64_t B = r_.batch_size;
-    MOCO_USAGE_CHECK(B % c.bn_splits == 0, "--batch-size {} must be a multiple of --bn-splits {}", B, c.bn_splits);
+    const int64_t B = r_.batch_size, local = B / g_.size();
+    MOCO_USAGE_CHECK(local % c.bn_splits == 0, "--batch-size {}{} must be a multiple of --bn-splits {}", B,
+                     g_.size() > 1 ? fmt::format(" ({} per process)", local) : "", c.bn_splits);
     MOCO_USAGE_CHECK(c.K % (B * (c.symmetric ? 2 : 1)) == 0,
                      "--moco-k {} must be a multiple of the keys enqueued per step ({}: the batch{})", c.K,
                      B * (c.symmetric ? 2 : 1), c.symmetric ? " x 2 with --symmetric" : "");
-    model_ = std::make_shared<contrastive::MoCoV2>(make_backbone(spec_), c);
+    auto v2 = std::make_shared<contrastive::MoCoV2>(make_backbone(spec_), c);
+    if (g_.size() > 1) v2->set_process_group(&g_);
+    model_ = v2;
     encoder_prefix_ = "encoder_q.";
   }
   model_->to(device_);
+  broadcast_module(g_, *model_);  // DDP starts every rank from rank 0's weights
   opt_ = make_optimizer(r_.optimizer, model_->named_parameters());
   // The kNN monitor: the whole train split of the chosen classes is the bank.
   if (r_.knn_every > 0) knn_bank_ = select_classes(data::open_dataset(d_.spec, "train", d_.open), r_.classes);
@@ -217,6 +227,8 @@ void MocoTrainer::resume(const Checkpoint& c) {
 }
 
 double MocoTrainer::knn(const TrainingHooks& hooks) {
+  // Rank 0 alone: no collective inside, so the others simply go on to their next step and wait there.
+  if (!g_.is_writer()) return -1;
   if (!knn_bank_) knn_bank_ = select_classes(data::open_dataset(d_.spec, "train", d_.open), r_.classes);
   const bool was = model_->is_training();
   model_->eval();
@@ -251,9 +263,12 @@ void MocoTrainer::save(const std::string& path, int64_t epochs_done, const Parti
 RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHooks& hooks) {
   const bool v3 = r_.version == "v3";
   const std::string ckpt = dir.file("checkpoint.safetensors");
+  const bool writer = g_.is_writer();
+  std::vector<Tensor> params;
+  for (auto& [n, p] : model_->named_parameters()) params.push_back(p);
   // Rows past the checkpoint (written before a kill that beat the checkpoint's
   // rename) go; steps.jsonl's once the steps per epoch are known.
-  if (resumed_any_) dir.truncate_metrics(size_t(start_epoch_));
+  if (resumed_any_ && writer) dir.truncate_metrics(size_t(start_epoch_));
   data::PresetOptions po = preset_options(d_);
   po.crop_min = r_.crop_min;
   data::Pipeline pipe = v3             ? data::moco_v3(po)
@@ -261,13 +276,15 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
                         : r_.aug_plus   ? data::moco_v2(po)
                                         : data::moco_v1(po);
   data::LoaderOptions lo;
-  lo.batch_size = r_.batch_size;
+  lo.batch_size = r_.batch_size / g_.size();  // this rank's slice of the global batch
   lo.num_workers = d_.workers;
   lo.seed = seed_;
+  lo.rank = g_.rank();
+  lo.world = g_.size();
   data::DataLoader loader(d_.train, pipe, lo);
   const int64_t iters = loader.batches_per_epoch();
   const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta_, iters);  // a run stopped mid-epoch
-  dir.truncate_rows("steps", "step", double(start_epoch_ * iters + resumed.step));
+  if (writer) dir.truncate_rows("steps", "step", double(start_epoch_ * iters + resumed.step));
   const std::vector<std::string> step_cols = step_columns(), epoch_cols = epoch_columns();
   const contrastive::MomentumSchedule msched{r_.m, v3 && r_.m_cos, double(r_.epochs)};
   const LrPlan& lr_plan = r_.lr;
@@ -284,10 +301,12 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
     auto seconds = [&] { return secs_before + std::chrono::duration<double>(clock::now() - t0).count(); };
     int64_t seen = 0, i = 0;
     std::map<std::string, std::pair<double, int64_t>> logged;  // name -> (sum, count) over this epoch's step rows
-    if (part_way) {
-      loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct"), chance = resumed.sum("chance");
-      secs_before = resumed.sum("seconds");
-      seen = int64_t(resumed.sum("seen")), i = resumed.step;
+    if (part_way) {  // the sums of every rank so far: rank 0 carries them
+      chance = resumed.sum("chance"), secs_before = resumed.sum("seconds"), i = resumed.step;
+      if (writer) {
+        loss_sum = resumed.sum("loss_sum"), correct = resumed.sum("correct");
+        seen = int64_t(resumed.sum("seen"));
+      }
       for (const std::string& k : kInternalNames)
         if (resumed.sums.count("logged." + k + ".n"))
           logged[k] = {resumed.sum("logged." + k), int64_t(resumed.sum("logged." + k + ".n"))};
@@ -298,16 +317,18 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
       opt_->set_lr(lr_plan.at(epoch, i, iters));
       model_->set_momentum(msched(e));
       Tensor x1 = to_device(b.views[0], device_), x2 = to_device(b.views[1], device_);
+      if (g_.size() > 1) broadcast_buffers(g_, *model_);  // DDP's broadcast_buffers=True
       contrastive::MoCoOutput out = model_->forward_views(x1, x2);
       const double l = out.loss.item();
       check_finite_loss(l, epoch, i, iters, epoch * iters + i,
                         epoch > 0 && (epoch > start_epoch_ || resumed_any_) ? ckpt : "");
       opt_->zero_grad();
       out.loss.backward();
+      average_gradients(g_, params);
       chance = 0;
       for (const Tensor& lg : out.logits) chance += contrastive::chance_loss(lg.size(1), out.loss_scale);
       const int64_t step = epoch * iters + i + 1;  // steps done, this one included
-      if (r_.log_every > 0 && step % r_.log_every == 0) {
+      if (writer && r_.log_every > 0 && step % r_.log_every == 0) {
         // After backward (grad_norm), before the optimiser moves the query encoder.
         const contrastive::Internals in = contrastive::measure_internals(*model_, out);
         MetricsRow row = {{"step", double(step)}, {"epoch", double(step) / double(iters)}, {"loss", l},
@@ -328,19 +349,25 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
       seen += n;
       ++i;
       hooks.on_step({{"loss", l}, {"lr", opt_->lr()}, {"m", model_->momentum()}, {"acc", 100.0 * correct / double(seen)}});
-      if (StopSignals::requested() && i < iters) {
+      if (const int sig = agreed_stop(g_); sig != 0 && i < iters) {
+        std::vector<double> s = {loss_sum, correct, double(seen)};
+        g_.all_reduce_sum(s);
         PartialEpoch part;
         part.step = i;
-        part.sums = {{"loss_sum", loss_sum}, {"correct", correct}, {"chance", chance}, {"seen", double(seen)},
-                     {"seconds", seconds()}};
+        part.sums = {{"loss_sum", s[0]}, {"correct", s[1]}, {"chance", chance}, {"seen", s[2]}, {"seconds", seconds()}};
         for (auto& [k, v] : logged) part.sums["logged." + k] = v.first, part.sums["logged." + k + ".n"] = double(v.second);
         hooks.on_end();
-        save(ckpt, epoch, part, -1);
-        return {true, epoch + 1, i, iters, StopSignals::requested()};
+        if (writer) save(ckpt, epoch, part, -1);
+        return {true, epoch + 1, i, iters, sig};
       }
     }
     const double secs = seconds();
     hooks.on_end();
+    {
+      std::vector<double> s = {loss_sum, correct, double(seen)};
+      g_.all_reduce_sum(s);
+      loss_sum = s[0], correct = s[1], seen = int64_t(s[2]);
+    }
     const double ips = double(seen) / std::max(secs, 1e-9);
     const bool do_knn = r_.knn_every > 0 && ((epoch + 1) % r_.knn_every == 0 || epoch + 1 == r_.epochs);
     double knn_acc = -1;  // written only when measured
@@ -357,10 +384,12 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
     row.insert(row.end(), {{"epoch_sec", secs}, {"images_per_sec", ips}});
     // The row before the checkpoint: a kill between the two leaves a row that
     // --resume drops, never a checkpoint whose epoch has no row.
-    dir.append_row("metrics", epoch_cols, row);
-    save(ckpt, epoch + 1, PartialEpoch{}, do_knn ? knn_acc : -1);
+    if (writer) {
+      dir.append_row("metrics", epoch_cols, row);
+      save(ckpt, epoch + 1, PartialEpoch{}, do_knn ? knn_acc : -1);
+    }
     if (hooks.epoch_done) hooks.epoch_done(row);
-    if (StopSignals::requested() && epoch + 1 < end_epoch) return {true, epoch + 1, iters, iters, StopSignals::requested()};
+    if (const int sig = agreed_stop(g_); sig != 0 && epoch + 1 < end_epoch) return {true, epoch + 1, iters, iters, sig};
   }
   return {};
 }

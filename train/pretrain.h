@@ -12,6 +12,7 @@
 #include "contrastive/moco.h"
 #include "train/checkpoint.h"
 #include "train/data_setup.h"
+#include "train/dist.h"
 #include "train/hooks.h"
 #include "train/model_spec.h"
 #include "train/optimizer.h"
@@ -76,13 +77,16 @@ class MocoTrainer {
  public:
   // Builds MoCo (v3: MoCoV3, else MoCoV2) around the backbone of `spec`, its
   // optimiser, and the data pipeline of the recipe; the weights follow `seed`.
-  MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed);
+  // Data-parallel across the processes of `group` (train/dist.h, MoCo v1/v2:
+  // builder.py's cross-rank shuffle-BN and gathered keys); recipe.batch_size is the global batch.
+  MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed,
+              ProcessGroup& group = world());
   contrastive::MoCo& model() { return *model_; }
   optim::Optimizer& optimizer() { return *opt_; }
   const PretrainRecipe& recipe() const { return r_; }
   void resume(const Checkpoint& c);  // a checkpoint this trainer wrote
   int64_t start_epoch() const { return start_epoch_; }
-  // The kNN monitor's top-1 now (on the test split).
+  // The kNN monitor's top-1 now (on the test split; computed by rank 0 alone, -1 on the others).
   double knn(const TrainingHooks& hooks = {});
   // Trains up to `end_epoch` (at most recipe.epochs) in `dir`: rows of
   // internals (steps), a metrics row and the checkpoint every epoch; a stop
@@ -97,6 +101,7 @@ class MocoTrainer {
   DataSetup d_;
   Device device_;
   uint64_t seed_;
+  ProcessGroup& g_;
   std::shared_ptr<contrastive::MoCo> model_;
   std::string encoder_prefix_;
   std::unique_ptr<optim::Optimizer> opt_;

@@ -136,6 +136,37 @@ TEST_CASE("a linear probe (frozen BatchNorm) on 2 ranks equals 1 process; resume
   check_close_columns(one, split12, "val_top1", 1e-9);
 }
 
+TEST_CASE("MoCo v2 with shuffle-BN: 2 ranks equal their one-process emulation, queue and pointer included") {
+  if (!have_mpi()) return;
+  // tests/dist/programs/moco_ddp_check.cpp builds the emulation and says how.
+  const std::string log = tiny().out("ddp_check.log");
+  const std::string cmd = "OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(MOCO_DDP_CHECK) +
+                          " > '" + log + "' 2>&1";
+  const int st = std::system(cmd.c_str());
+  INFO(slurp(log));
+  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
+  CHECK(slurp(log).find("2 ranks vs their one-process emulation, 3 steps: 130 tensors compared") != std::string::npos);
+  CHECK(slurp(log).find(": the same") != std::string::npos);
+}
+
+TEST_CASE("moco pretrain under mpirun: end to end, rank 0 writes, resumed in one process") {
+  if (!have_mpi()) return;
+  const auto& d = tiny();
+  const std::vector<std::string> pre = {"--width", "4", "--batch-size", "16", "--moco-k", "64", "--bn-splits", "2",
+                                        "--epochs", "2", "--knn-k", "10", "--threads", "1"};
+  const std::string r = d.out("pre2");
+  std::string log;
+  REQUIRE_MESSAGE(run_moco(2, plus(d.args("pretrain", pre), {"--out", r, "--stop-after", "1"}), &log) == 0, log);
+  CHECK(column(r, "loss").size() == 1);
+  CHECK(column(r, "knn_top1").size() == 1);
+  CHECK(train::read_run_config(r + "/config.json").machine.at("processes") == "2");
+  CHECK(log.find("pretrain epoch 1/2:") != std::string::npos);
+  CHECK(log.find("(rank 1") == std::string::npos);  // one voice: rank 0's
+  REQUIRE(run_moco(0, {"pretrain", "--resume", r}) == 0);
+  CHECK(column(r, "loss").size() == 2);
+  CHECK(train::load_checkpoint(r).epoch() == 2);
+}
+
 TEST_CASE("bad input under mpirun: one message from rank 0, every rank ends, nothing written") {
   if (!have_mpi()) return;
   const auto& d = tiny();
@@ -145,8 +176,10 @@ TEST_CASE("bad input under mpirun: one message from rank 0, every rank ends, not
   CHECK(log.find("--batch-size 15 is the global batch: it must be a multiple of the 2 processes") != std::string::npos);
   CHECK(run_moco(2, plus(d.args("train", kVit), {"--dist-backend", "nccl", "--out", out}), &log) == 2);
   CHECK(log.find("--dist-backend nccl needs a CUDA build with NCCL") != std::string::npos);
-  CHECK(run_moco(2, {"pretrain", "--out", out}, &log) == 2);
-  CHECK(log.find("under mpirun only train, linear and finetune run data-parallel") != std::string::npos);
+  CHECK(run_moco(2, d.args("pretrain", {"--moco-version", "v3", "--batch-size", "16", "--out", out}), &log) == 2);
+  CHECK(log.find("MoCo v3 does not run data-parallel yet") != std::string::npos);
+  CHECK(run_moco(2, {"compare", "--out", out}, &log) == 2);
+  CHECK(log.find("moco compare runs in one process") != std::string::npos);
   CHECK(run_moco(0, plus(d.args("train", kVit), {"--dist-backend", "mpi", "--out", out}), &log) == 2);
   CHECK(log.find("start the command with mpirun -np N") != std::string::npos);
   // Ranks started with different flags (mpirun's MPMD form: one command line per rank).

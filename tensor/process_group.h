@@ -1,0 +1,45 @@
+// The processes of a data-parallel job, and the collectives the training
+// code needs from them. The interface lives in the core so that every layer
+// (MoCo's cross-process shuffle in contrastive/, the loops in train/) can take
+// a group; the OpenMPI implementation is train/dist.cpp, which installs
+// itself as world() when mpirun started the process. Without it world() is a
+// group of one, whose collectives are the identity.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace moco {
+
+class ProcessGroup {
+ public:
+  virtual ~ProcessGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;  // "none" (one process) or "mpi"
+  // Element-wise sum over the ranks, in place (a contiguous CPU float32 / float64 / int64 tensor).
+  virtual void all_reduce_sum(Tensor& t) = 0;
+  virtual void all_reduce_sum(std::vector<double>& v) = 0;
+  // Rank `root`'s values into `t` (or `s`) on every rank.
+  virtual void broadcast(Tensor& t, int root) = 0;
+  virtual void broadcast(std::string& s, int root) = 0;
+  // Every rank's `x`, in rank order.
+  virtual std::vector<uint64_t> all_gather(uint64_t x) = 0;
+  // Every rank's `t` (the same shape on each) concatenated along dim 0, in rank order.
+  virtual Tensor all_gather(const Tensor& t) = 0;
+  // Ends every rank of the job with `code` (after this rank's message is out).
+  [[noreturn]] virtual void abort(int code) = 0;
+  bool is_writer() const { return rank() == 0; }  // the rank that writes logs, metrics and checkpoints
+};
+
+// The process's group (one process unless train/dist.h's init_distributed installed MPI's).
+ProcessGroup& world();
+// Installs `g` as world() (init_distributed does; tests may too).
+void set_world(std::unique_ptr<ProcessGroup> g);
+// A group of one process.
+std::unique_ptr<ProcessGroup> single_process_group();
+
+}  // namespace moco
