@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-parallel scaling on this machine, in one run: `moco train` (ResNet-18,
-# width 32, Fashion-MNIST, global batch 128) as 1 process with 1 thread, 1
+# width 16, Fashion-MNIST, global batch 128) as 1 process with 1 thread, 1
 # process with 2 threads, and `mpirun -np 2` with 1 thread per process. The
 # figure is images/s of epoch 2 (epoch 1 warms up), the median of REPEATS
 # runs of each, interleaved so that the machine's drift hits each alike.
@@ -13,7 +13,7 @@ moco=$build/moco
 command -v mpirun > /dev/null || { echo "dist_scaling: needs mpirun (apt-get install libopenmpi-dev openmpi-bin)" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-flags=(train --arch resnet18 --width 32 --batch-size 128 --label-fraction 0.05 --epochs 2 --val-samples 200
+flags=(train --arch resnet18 --width 16 --batch-size 128 --label-fraction 0.05 --epochs 2 --val-samples 200
        --workers 1 --eval-batch-size 256)
 export OMP_WAIT_POLICY=PASSIVE OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ips() { sed -n 2p "$1/metrics.jsonl" | sed 's/.*"images_per_sec": \([0-9.e+]*\).*/\1/'; }
@@ -28,7 +28,7 @@ for ((r = 0; r < repeats; ++r)); do
 done
 median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 base=$(median "${runs[p1t1]}")
-echo "moco train, ResNet-18 width 32, 28x28 Fashion-MNIST, global batch 128; images/s of epoch 2, median of $repeats ($(nproc) cores)"
+echo "moco train, ResNet-18 width 16, 28x28 Fashion-MNIST, global batch 128; images/s of epoch 2, median of $repeats ($(nproc) cores)"
 printf '| %-34s | %9s | %7s |\n' "configuration" "images/s" "speed-up"
 printf '|%s|%s|%s|\n' "------------------------------------" "-----------" "---------"
 for k in p1t1 p1t2 p2t1; do
