@@ -229,11 +229,13 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
                      "--config {}: the configuration of a `moco {}` run, not of `moco {}`", path, c.kind, command);
     for (auto& [k, v] : c.flags) {
       if (never_taken_back(k)) continue;
-      if (!a.has(k)) {
-        std::printf("warning: --config %s: '%s' is not a flag of moco %s; ignored\n", path.c_str(),
-                    printable(k).c_str(), command.c_str());
-        continue;
-      }
+      MOCO_USAGE_CHECK(a.has(k), "--config {}: \"{}\" is not a flag of moco {} (see moco {} --help)", path,
+                       printable(k), command, command);
+      // A switch must be a boolean, any other flag a number or a string.
+      MOCO_USAGE_CHECK(a.is_switch(k) == (c.switches.count(k) != 0),
+                       "--config {}: \"{}\" must be {}, got {}", path, k,
+                       a.is_switch(k) ? "true or false" : "a number or a string",
+                       c.switches.count(k) ? "a boolean" : "'" + printable(v) + "'");
       if (!a.given(k)) a.set_from_run(k, v);
     }
   }

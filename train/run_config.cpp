@@ -107,6 +107,14 @@ RunConfig read_run_config(const std::string& path) {
   RunConfig c;
   c.command = str_or(j, "command");
   c.resumed_with = str_or(j, "resumed_with");
+  if (j.contains("format")) {
+    MOCO_USAGE_CHECK(j["format"].is_number_integer(), "{}: \"format\" must be a whole number", printable(path));
+    const int64_t f = j["format"].get<int64_t>();
+    MOCO_USAGE_CHECK(f <= kFormat,
+                     "{}: a run configuration of format {}, written by a newer moco; this one reads formats up to {}: "
+                     "update moco, or pass the flags yourself",
+                     printable(path), f, kFormat);
+  }
   if (j.contains("flags")) {
     MOCO_CHECK(j["flags"].is_object(), "{}: \"flags\" must be an object of flag values", printable(path));
     c.kind = str_or(j, "kind");
@@ -114,7 +122,7 @@ RunConfig read_run_config(const std::string& path) {
     c.version = str_or(j, "moco_version");
     c.commit = str_or(j, "commit");
     for (auto& [k, v] : j["flags"].items()) {
-      MOCO_CHECK(v.is_primitive() && !v.is_null(), "{}: flag \"{}\" has the value {}, expected a boolean, number or "
+      MOCO_USAGE_CHECK(v.is_primitive() && !v.is_null(), "{}: flag \"{}\" has the value {}, expected a boolean, number or "
                  "string", printable(path), printable(k), printable(v.dump()));
       c.flags[k] = as_flag_string(v);
       if (v.is_boolean()) c.switches.insert(k);

@@ -75,6 +75,29 @@ TEST_CASE("--config RUN/config.json runs RUN again: its first epoch bit for bit;
   CHECK_FALSE(fs::exists(d.out("cfg_x")));
   CHECK_THROWS_CONTAINS(pretrain_command({"--config", d.out("nowhere.json"), "--out", d.out("cfg_y")}),
                         "--config: no file at");
+  // A file edited by hand: an unknown key, a wrong type, a newer format; each a usage error naming it.
+  const std::string good = slurp(run + "/config.json");
+  auto edited = [&](const std::string& from, const std::string& to) {
+    std::string t = good;
+    const size_t at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    t.replace(at, from.size(), to);
+    write_file_atomic(d.out("edited.json"), t);
+    return std::vector<std::string>{"--config", d.out("edited.json"), "--out", d.out("cfg_z")};
+  };
+  CHECK_THROWS_AS(pretrain_command(edited("\"moco-k\": 64", "\"moco-kk\": 64")), UsageError);
+  CHECK_THROWS_CONTAINS(pretrain_command(edited("\"moco-k\": 64", "\"moco-kk\": 64")),
+                        "\"moco-kk\" is not a flag of moco pretrain");
+  CHECK_THROWS_CONTAINS(pretrain_command(edited("\"mlp\": true", "\"mlp\": \"yes\"")),
+                        "\"mlp\" must be true or false, got 'yes'");
+  CHECK_THROWS_CONTAINS(pretrain_command(edited("\"moco-k\": 64", "\"moco-k\": true")),
+                        "\"moco-k\" must be a number or a string, got a boolean");
+  CHECK_THROWS_AS(pretrain_command(edited("\"moco-k\": 64", "\"moco-k\": [64]")), UsageError);
+  CHECK_THROWS_CONTAINS(pretrain_command(edited("\"moco-k\": 64", "\"moco-k\": [64]")), "\"moco-k\" has the value [64]");
+  CHECK_THROWS_AS(pretrain_command(edited("\"format\": 2", "\"format\": 3")), UsageError);
+  CHECK_THROWS_CONTAINS(pretrain_command(edited("\"format\": 2", "\"format\": 3")),
+                        "a run configuration of format 3, written by a newer moco");
+  CHECK_FALSE(fs::exists(d.out("cfg_z")));
 }
 
 TEST_CASE("pretrain v2: 2 epochs straight == 1 epoch + --resume + 1 epoch, bit for bit") {
