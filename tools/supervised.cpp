@@ -64,6 +64,9 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
       .opt("crop-min", "auto", "RandomResizedCrop's smallest scale (auto: 0.08 as main_lincls.py; 0.8 for "
                                "images of 64 px or less, close to CIFAR's pad-and-crop)")
       .opt("eval-batch-size", "256", "images per evaluation step")
+      .flag("sync-bn", linear ? "SyncBatchNorm (no effect here: the linear probe's BatchNorm is frozen)"
+                              : "under mpirun, BatchNorm with the statistics of the global batch (SyncBatchNorm, "
+                                "as MoCo v3 trains); in one process, plain BatchNorm")
       .opt("val-samples", "0", "evaluate on a stratified, seeded subset of this many test images (0: all)");
   a.alias("-b", "batch-size").alias("--learning-rate", "lr").alias("--weight-decay", "wd");
   add_run_flags(a, "runs/" + name);
@@ -125,6 +128,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   recipe.batch_size = B;
   recipe.eval_batch_size = a.integer("eval-batch-size", 1);
   recipe.crop_min = a.real("crop-min", 0, 1);
+  recipe.sync_bn = a.on("sync-bn");
   recipe.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
   recipe.lr.schedule.base_lr = lr;
   recipe.lr.schedule.epochs = double(epochs);

@@ -8,6 +8,7 @@
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "nn/init.h"
+#include "nn/sync_batchnorm.h"
 #include "train/metrics.h"
 #include "train/stop_signal.h"
 
@@ -111,6 +112,7 @@ SupervisedTrainer::SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, Da
       else nn::init::zeros_(t);
     }
   }
+  if (r_.sync_bn && g_.size() > 1) nn::use_sync_batch_norm(*model_, g_);  // in one process BN is the same
   model_->to(device_);
   broadcast_module(g_, *model_);  // DDP starts every rank from rank 0's weights
   opt_ = make_optimizer(r_.optimizer, model_->named_parameters());

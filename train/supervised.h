@@ -27,6 +27,7 @@ struct SupervisedRecipe {
   OptimizerChoice optimizer;
   LrPlan lr;
   double crop_min = 0.08;  // RandomResizedCrop's smallest scale
+  bool sync_bn = false;    // data-parallel: BatchNorm statistics over every rank's slice (SyncBatchNorm)
 };
 
 // The recipes, every value resolved (`optimizer` "": the recipe's choice):

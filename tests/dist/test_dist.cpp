@@ -149,6 +149,27 @@ TEST_CASE("MoCo v2 with shuffle-BN: 2 ranks equal their one-process emulation, q
   CHECK(slurp(log).find(": the same") != std::string::npos);
 }
 
+TEST_CASE("SyncBatchNorm on 2 ranks equals BatchNorm on the global batch; --sync-bn makes a ResNet's 2 ranks 1 process") {
+  if (!have_mpi()) return;
+  const std::string log = tiny().out("syncbn.log");
+  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(SYNCBN_CHECK) +
+                              " > '" + log + "' 2>&1").c_str());
+  INFO(slurp(log));
+  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
+  CHECK(slurp(log).find("on 2 ranks vs BatchNorm2d on the global batch") != std::string::npos);
+  CHECK(slurp(log).find(": the same") != std::string::npos);
+  // A ResNet (BatchNorm everywhere) trained on 2 ranks with --sync-bn: the weights and BN statistics of one
+  // process on the global batch (without it each rank's BN sees its own 8 images: not the same run).
+  const auto& d = tiny();
+  const std::vector<std::string> res = {"--optimizer", "sgd", "--arch", "resnet18", "--width", "4", "--batch-size",
+                                        "16", "--epochs", "2", "--threads", "1", "--seed", "2"};
+  const std::string one = d.out("rn1"), sync = d.out("rn2sync");
+  REQUIRE(run_moco(0, plus(d.args("train", res), {"--out", one})) == 0);
+  REQUIRE(run_moco(2, plus(d.args("train", res), {"--out", sync, "--sync-bn"})) == 0);
+  check_close_checkpoints(one, sync, 1e-4);
+  check_close_columns(one, sync, "train_loss", 1e-5);
+}
+
 TEST_CASE("moco pretrain under mpirun: end to end, rank 0 writes, resumed in one process") {
   if (!have_mpi()) return;
   const auto& d = tiny();
