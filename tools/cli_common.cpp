@@ -127,6 +127,12 @@ void add_run_flags(Args& a, const std::string& default_out) {
                               "still spans --epochs, and --resume continues");
 }
 
+std::vector<double> milestones(const Args& a) {
+  std::vector<double> m;
+  for (int64_t e : a.int_list("schedule")) m.push_back(double(e));
+  return m;
+}
+
 int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs) {
   const int64_t n = a.integer("stop-after", 0);
   return n > 0 ? std::min(epochs, start_epoch + n) : epochs;

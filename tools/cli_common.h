@@ -5,6 +5,7 @@
 // a pretrained backbone from any of our checkpoints or a plain state dict.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +51,8 @@ ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_clas
 // -------------------------------------------------------------- run flags
 // --seed --out --resume --config --overwrite --threads --device --stop-after
 void add_run_flags(Args& a, const std::string& default_out);
+// --schedule's epochs (the step schedule's milestones).
+std::vector<double> milestones(const Args& a);
 // The epoch this invocation stops after: --epochs, or earlier with --stop-after.
 int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs);
 
@@ -100,6 +103,24 @@ void print_resumed(const std::string& checkpoint, int64_t epoch, const std::map<
 // After a stop signal: prints where the run stopped and the command that
 // continues it; returns the exit status (130 for SIGINT, 143 for SIGTERM).
 int stopped_run(const std::string& command, const std::string& dir, const RunEnd& end);
+
+// Continues `trainer` from the checkpoint being resumed (if any), opens the
+// run folder (with the list of images --skip-bad-images left out) and says
+// where the run resumed.
+template <class Trainer>
+RunDir& begin_run(RunSetup& run, const DataSetup& d, Trainer& trainer) {
+  Checkpoint resumed;
+  if (!run.resume_from.empty()) {
+    resumed = load_checkpoint(run.resume_from);
+    trainer.resume(resumed);
+  }
+  RunDir& dir = run.open();
+  if (const std::string f = d.write_skipped(dir); !f.empty())
+    std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", d.skipped_images.size(),
+                f.c_str());
+  if (!run.resume_from.empty()) print_resumed(run.resume_from, trainer.start_epoch(), resumed.meta);
+  return dir;
+}
 
 // Flags not given on the command line take the checkpoint's model spec
 // (--arch, --width, ... and --image-size), so a checkpoint alone suffices.

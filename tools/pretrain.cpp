@@ -192,18 +192,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
   r.epochs = epochs;
   r.batch_size = B;
   r.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
-  r.lr.schedule.base_lr = lr;
-  r.lr.schedule.epochs = double(epochs);
-  if (v3) {  // per iteration: linear warm-up, then cosine
-    r.lr.per_iteration = true;
-    r.lr.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
-    r.lr.schedule.warmup_epochs = warmup;
-  } else {
-    // main_moco.py counts epochs from 0; the demo from 1, so its last epoch runs at lr 0.
-    r.lr.epoch_offset = demo ? 1 : 0;
-    r.lr.schedule.kind = a.on("cos") ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
-    for (int64_t m : a.int_list("schedule")) r.lr.schedule.milestones.push_back(double(m));
-  }
+  // v3 per iteration; main_moco.py counts epochs from 0, the demo from 1 (its last epoch runs at lr 0).
+  r.lr = v3 ? LrPlan::warmup_cosine(lr, double(epochs), warmup)
+            : LrPlan::per_epoch(lr, double(epochs), a.on("cos"), milestones(a), demo ? 1 : 0);
   r.crop_min = a.real("crop-min", 0, 1);
   r.knn_every = a.integer("knn-every", 0);
   r.knn_k = a.integer("knn-k", 1);
@@ -227,20 +218,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
               model.version().c_str(), spec.describe().c_str(), d.describe().c_str(), d.sources().c_str(),
               (long long)model.num_parameters(true), run.out.c_str());
 
-  std::map<std::string, std::string> resumed_meta;
-  if (!run.resume_from.empty()) {
-    Checkpoint c = load_checkpoint(run.resume_from);
-    trainer.resume(c);
-    resumed_meta = c.meta;
-  }
-  RunDir& dir = run.open();
-  if (const std::string f = d.write_skipped(dir); !f.empty())
-    std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", d.skipped_images.size(),
-                f.c_str());
+  RunDir& dir = begin_run(run, d, trainer);
   TrainingHooks hooks = progress_hooks();
-  if (!run.resume_from.empty()) {
-    print_resumed(run.resume_from, trainer.start_epoch(), resumed_meta);
-  } else if (r.knn_every > 0 && a.on("knn-init") && world().is_writer()) {
+  if (run.resume_from.empty() && r.knn_every > 0 && a.on("knn-init") && world().is_writer()) {
     const double k0 = trainer.knn(hooks);
     std::printf("kNN top-1 at random initialisation: %.2f%%\n", k0);
     write_file_atomic(dir.file("knn_init.json"), fmt::format("{{\"knn_top1\": {}}}\n", k0));

@@ -130,34 +130,13 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   recipe.crop_min = a.real("crop-min", 0, 1);
   recipe.sync_bn = a.on("sync-bn");
   recipe.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
-  recipe.lr.schedule.base_lr = lr;
-  recipe.lr.schedule.epochs = double(epochs);
-  recipe.lr.schedule.warmup_epochs = warmup;
-  recipe.lr.per_iteration = warmup > 0;
-  if (recipe.lr.per_iteration) {
-    recipe.lr.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
-  } else if (a.on("cos")) {
-    recipe.lr.schedule.kind = optim::LrSchedule::Kind::cosine;
-  } else {
-    recipe.lr.schedule.kind = optim::LrSchedule::Kind::step;
-    for (int64_t m : a.int_list("schedule")) recipe.lr.schedule.milestones.push_back(double(m));
-  }
+  recipe.lr = warmup > 0 ? LrPlan::warmup_cosine(lr, double(epochs), warmup)
+                         : LrPlan::per_epoch(lr, double(epochs), a.on("cos"), milestones(a));
   const bool load_pre = from_pretrained && run.resume_from.empty();
   SupervisedTrainer trainer(recipe, spec, d, run.device, seed, load_pre ? &pre : nullptr);
   if (load_pre)
     std::printf("  loaded the pretrained backbone from %s (%zu tensors)\n", pre.path.c_str(), pre.backbone.size());
-  std::map<std::string, std::string> resumed_meta;
-  if (!run.resume_from.empty()) {
-    Checkpoint c = load_checkpoint(run.resume_from);
-    trainer.resume(c);
-    resumed_meta = c.meta;
-  }
-  RunDir& dir = run.open();
-  if (const std::string f = d.write_skipped(dir); !f.empty())
-    std::printf("  %zu unreadable images left out (--skip-bad-images): listed in %s\n", d.skipped_images.size(),
-                f.c_str());
-  if (!run.resume_from.empty()) print_resumed(run.resume_from, trainer.start_epoch(), resumed_meta);
-
+  RunDir& dir = begin_run(run, d, trainer);
   TrainingHooks hooks = progress_hooks();
   hooks.epoch_done = [&](const MetricsRow& row) {
     auto v = [&](const char* k) { return find_value(row, k).value_or(0); };

@@ -161,6 +161,16 @@ void broadcast_all(ProcessGroup& g, const std::vector<Tensor>& ts) {
 
 }  // namespace
 
+data::LoaderOptions shard_loader_options(const ProcessGroup& g, int64_t global_batch, int workers, uint64_t seed) {
+  data::LoaderOptions lo;
+  lo.batch_size = global_batch / g.size();
+  lo.num_workers = workers;
+  lo.seed = seed;
+  lo.rank = g.rank();
+  lo.world = g.size();
+  return lo;
+}
+
 void broadcast_module(ProcessGroup& g, nn::Module& m) {
   std::vector<Tensor> all;
   for (auto& [n, t] : m.state_dict()) all.push_back(t);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "data/loader.h"
 #include "nn/module.h"
 #include "tensor/process_group.h"
 #include "tensor/tensor.h"
@@ -29,6 +30,10 @@ using moco::world;
 void init_distributed(int* argc, char*** argv);
 void finalize_distributed();
 bool mpi_compiled();
+
+// The training loader's options for this rank of `g`: its slice of the
+// global batch (which `g.size()` must divide) and its DistributedSampler shard.
+data::LoaderOptions shard_loader_options(const ProcessGroup& g, int64_t global_batch, int workers, uint64_t seed);
 
 // DDP's pieces, on a group of any size (one process: no-ops).
 // Copies rank 0's parameters and buffers to every rank (at the start of training).

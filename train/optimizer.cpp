@@ -28,6 +28,26 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerChoice& c, const
   return std::make_unique<optim::AdamW>(std::vector<optim::ParamGroup>{g}, s);
 }
 
+LrPlan LrPlan::per_epoch(double lr, double epochs, bool cosine, std::vector<double> milestones, double epoch_offset) {
+  LrPlan p;
+  p.schedule.kind = cosine ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
+  p.schedule.base_lr = lr;
+  p.schedule.epochs = epochs;
+  p.schedule.milestones = std::move(milestones);
+  p.epoch_offset = epoch_offset;
+  return p;
+}
+
+LrPlan LrPlan::warmup_cosine(double lr, double epochs, double warmup) {
+  LrPlan p;
+  p.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
+  p.schedule.base_lr = lr;
+  p.schedule.epochs = epochs;
+  p.schedule.warmup_epochs = warmup;
+  p.per_iteration = true;
+  return p;
+}
+
 double LrPlan::at(int64_t epoch, int64_t i, int64_t iters) const {
   if (per_iteration) return schedule(double(epoch) + double(i) / double(iters));
   return schedule(double(epoch) + epoch_offset);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "nn/state_dict.h"
 #include "optim/optim.h"
@@ -28,6 +29,13 @@ struct LrPlan {
   double epoch_offset = 0;     // added to the epoch of a per-epoch schedule (the CIFAR-10 demo counts from 1)
   // The lr of batch i of `iters` in `epoch` (counted from 0).
   double at(int64_t epoch, int64_t i, int64_t iters) const;
+
+  // Per epoch from `lr`: a half-cycle cosine over `epochs`, or the step schedule (lr / 10 at each of
+  // `milestones`), with the epoch counted from `epoch_offset`.
+  static LrPlan per_epoch(double lr, double epochs, bool cosine, std::vector<double> milestones = {},
+                          double epoch_offset = 0);
+  // Per iteration: a linear warm-up from 0 over `warmup` epochs, then a half-cycle cosine.
+  static LrPlan warmup_cosine(double lr, double epochs, double warmup);
 };
 
 }  // namespace moco::train

@@ -71,11 +71,8 @@ PretrainRecipe v1v2(const std::string& version, int image_size, int64_t epochs) 
   r.epochs = epochs > 0 ? epochs : 200;
   r.base_lr = small ? 0.06 : 0.03;
   r.optimizer = {"sgd", r.base_lr, 0.9, small ? 5e-4 : 1e-4};
-  r.lr.schedule.base_lr = r.base_lr;
-  r.lr.schedule.epochs = double(r.epochs);
   // v2's --cos; the demo sets cos for its v1 too, and the small-image defaults follow the demo.
-  r.lr.schedule.kind = v2 || small ? optim::LrSchedule::Kind::cosine : optim::LrSchedule::Kind::step;
-  r.lr.schedule.milestones = {120, 160};
+  r.lr = LrPlan::per_epoch(r.base_lr, double(r.epochs), v2 || small, {120, 160});
   r.crop_min = 0.2;
   return r;
 }
@@ -113,11 +110,7 @@ PretrainRecipe moco_v3_recipe(int image_size, bool vit, int64_t epochs) {
   r.optimizer = v3_optimizer(vit ? "adamw" : "lars");
   r.base_lr = r.optimizer.lr;
   r.optimizer.lr = r.base_lr * double(r.batch_size) / 256;
-  r.lr.per_iteration = true;
-  r.lr.schedule.kind = optim::LrSchedule::Kind::warmup_cosine;
-  r.lr.schedule.base_lr = r.optimizer.lr;
-  r.lr.schedule.epochs = double(r.epochs);
-  r.lr.schedule.warmup_epochs = v3_warmup_epochs(vit, r.epochs);
+  r.lr = LrPlan::warmup_cosine(r.optimizer.lr, double(r.epochs), v3_warmup_epochs(vit, r.epochs));
   r.crop_min = 0.08;
   return r;
 }
@@ -129,8 +122,8 @@ PretrainRecipe cifar_demo_recipe(const std::string& version, int64_t epochs) {
   r.cifar_demo = true;
   r.T = 0.1;
   r.mlp = r.aug_plus = false;
-  r.lr.schedule.kind = optim::LrSchedule::Kind::cosine;
-  r.lr.epoch_offset = 1;  // the notebook counts epochs from 1, so its last epoch runs at lr 0
+  // Cosine, the epochs counted from 1 as the notebook does, so its last epoch runs at lr 0.
+  r.lr = LrPlan::per_epoch(r.base_lr, double(r.epochs), true, {120, 160}, 1);
   r.crop_min = 0.08;
   r.knn_head_features = true;
   return r;
@@ -275,12 +268,7 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
                         : r_.cifar_demo ? data::moco_cifar_demo(po)
                         : r_.aug_plus   ? data::moco_v2(po)
                                         : data::moco_v1(po);
-  data::LoaderOptions lo;
-  lo.batch_size = r_.batch_size / g_.size();  // this rank's slice of the global batch
-  lo.num_workers = d_.workers;
-  lo.seed = seed_;
-  lo.rank = g_.rank();
-  lo.world = g_.size();
+  const data::LoaderOptions lo = shard_loader_options(g_, r_.batch_size, d_.workers, seed_);
   data::DataLoader loader(d_.train, pipe, lo);
   const int64_t iters = loader.batches_per_epoch();
   const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta_, iters);  // a run stopped mid-epoch

@@ -30,12 +30,10 @@ SupervisedRecipe supervised_recipe(SupervisedMode mode, int image_size, bool vit
   r.epochs = epochs;
   r.batch_size = batch_size;
   r.crop_min = image_size <= 64 ? 0.8 : 0.08;
-  r.lr.schedule.epochs = double(epochs);
   const double B = double(batch_size);
   if (mode == SupervisedMode::linear) {
     r.optimizer = {optimizer.empty() ? "sgd" : optimizer, 30, 0.9, 0};
-    r.lr.schedule.kind = optim::LrSchedule::Kind::step;
-    r.lr.schedule.milestones = {60, 80};
+    r.lr = LrPlan::per_epoch(r.optimizer.lr, double(epochs), false, {60, 80});
   } else {
     const std::string kind = optimizer.empty() ? (vit ? "adamw" : "sgd") : optimizer;
     MOCO_USAGE_CHECK(kind == "sgd" || kind == "adamw" || kind == "lars",
@@ -43,11 +41,10 @@ SupervisedRecipe supervised_recipe(SupervisedMode mode, int image_size, bool vit
     r.optimizer = kind == "adamw" ? OptimizerChoice{kind, 5e-4 * B / 512, 0.9, 0.05}
                   : kind == "lars" ? OptimizerChoice{kind, 0.1 * B / 256, 0.9, 1e-6}
                                    : OptimizerChoice{kind, 0.1 * B / 256, 0.9, 5e-4};
-    r.lr.schedule.warmup_epochs = vit ? double(std::min<int64_t>(5, epochs / 10)) : 0;  // DeiT's 5, at most a tenth
-    r.lr.per_iteration = r.lr.schedule.warmup_epochs > 0;
-    r.lr.schedule.kind = r.lr.per_iteration ? optim::LrSchedule::Kind::warmup_cosine : optim::LrSchedule::Kind::cosine;
+    const double warmup = vit ? double(std::min<int64_t>(5, epochs / 10)) : 0;  // DeiT's 5, at most a tenth
+    r.lr = warmup > 0 ? LrPlan::warmup_cosine(r.optimizer.lr, double(epochs), warmup)
+                      : LrPlan::per_epoch(r.optimizer.lr, double(epochs), true);
   }
-  r.lr.schedule.base_lr = r.optimizer.lr;
   return r;
 }
 
@@ -160,12 +157,7 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
 
   data::PresetOptions po = preset_options(d_);
   po.crop_min = r_.crop_min;
-  data::LoaderOptions lo;
-  lo.batch_size = r_.batch_size / g_.size();  // this rank's slice of the global batch
-  lo.num_workers = d_.workers;
-  lo.seed = seed_;
-  lo.rank = g_.rank();
-  lo.world = g_.size();
+  const data::LoaderOptions lo = shard_loader_options(g_, r_.batch_size, d_.workers, seed_);
   data::DataLoader loader(d_.train, data::linear_train(po), lo);
   const int64_t iters = loader.batches_per_epoch();
   const PartialEpoch resumed = PartialEpoch::from_meta(resumed_meta_, iters);  // a run stopped mid-epoch
