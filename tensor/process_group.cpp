@@ -14,7 +14,6 @@ class SingleProcess final : public ProcessGroup {
   void all_reduce_sum(Tensor&) override {}
   void all_reduce_sum(std::vector<double>&) override {}
   void broadcast(Tensor&, int) override {}
-  void broadcast(std::string&, int) override {}
   std::vector<uint64_t> all_gather(uint64_t x) override { return {x}; }
   Tensor all_gather(const Tensor& t) override { return t; }
   [[noreturn]] void abort(int code) override { std::exit(code); }

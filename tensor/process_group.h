@@ -23,9 +23,8 @@ class ProcessGroup {
   // Element-wise sum over the ranks, in place (a contiguous CPU float32 / float64 / int64 tensor).
   virtual void all_reduce_sum(Tensor& t) = 0;
   virtual void all_reduce_sum(std::vector<double>& v) = 0;
-  // Rank `root`'s values into `t` (or `s`) on every rank.
+  // Rank `root`'s values into `t` on every rank.
   virtual void broadcast(Tensor& t, int root) = 0;
-  virtual void broadcast(std::string& s, int root) = 0;
   // Every rank's `x`, in rank order.
   virtual std::vector<uint64_t> all_gather(uint64_t x) = 0;
   // Every rank's `t` (the same shape on each) concatenated along dim 0, in rank order.

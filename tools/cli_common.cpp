@@ -188,7 +188,6 @@ bool never_taken_back(const std::string& k) {
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve) {
   RunSetup r;
-  r.kind = command;
   std::string original_command;
   r.overwrite = a.on("overwrite");
   if (!a.str("resume").empty()) {

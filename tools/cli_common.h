@@ -80,7 +80,6 @@ struct RunSetup {
   RunDir& open();
 
   RunConfig config;  // for config.json
-  std::string kind;  // the command
   bool overwrite = false, in_place = false;  // in_place: resuming into the checkpoint's own folder
   std::unique_ptr<RunLock> lock;
 };

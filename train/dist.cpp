@@ -55,12 +55,6 @@ class Mpi final : public ProcessGroup {
     check_cpu_contiguous(t, "broadcast");
     MPI_Bcast(t.raw_data(), int(t.numel()), mpi_type(t.dtype()), root, MPI_COMM_WORLD);
   }
-  void broadcast(std::string& s, int root) override {
-    uint64_t n = s.size();
-    MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
-    s.resize(size_t(n));
-    MPI_Bcast(s.data(), int(n), MPI_CHAR, root, MPI_COMM_WORLD);
-  }
   std::vector<uint64_t> all_gather(uint64_t x) override {
     std::vector<uint64_t> out(size_t(size_), 0);
     MPI_Allgather(&x, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
