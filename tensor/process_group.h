@@ -29,6 +29,10 @@ class ProcessGroup {
   virtual std::vector<uint64_t> all_gather(uint64_t x) = 0;
   // Every rank's `t` (the same shape on each) concatenated along dim 0, in rank order.
   virtual Tensor all_gather(const Tensor& t) = 0;
+  // How long one collective may wait for the other ranks before this rank
+  // ends the job with a message naming it (a rank that hangs without failing
+  // would otherwise hang them all). One process: nothing waits.
+  virtual void set_timeout(double seconds) { (void)seconds; }
   // Ends every rank of the job with `code` (after this rank's message is out).
   [[noreturn]] virtual void abort(int code) = 0;
   bool is_writer() const { return rank() == 0; }  // the rank that writes logs, metrics and checkpoints

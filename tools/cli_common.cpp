@@ -123,6 +123,10 @@ void add_run_flags(Args& a, const std::string& default_out) {
       .opt("dist-backend", "auto", "data-parallel training over the processes `mpirun -np N` starts: auto (mpi "
                                    "under mpirun, else one process) | none | mpi | nccl (GPUs; CUDA builds with "
                                    "NCCL). --batch-size stays the global batch, split over the processes")
+      .opt("dist-timeout", "1800", "data-parallel: seconds a rank waits in a collective for the others before it "
+                                   "ends the job with a message (a hung rank would otherwise hang them all)")
+      .opt("check-sync-every", "0", "data-parallel: every N steps, check that every rank holds rank 0's weights "
+                                    "bit for bit (0: at the start only)")
       .opt("stop-after", "0", "stop after this many epochs of this invocation (0: run to --epochs); the schedule "
                               "still spans --epochs, and --resume continues");
 }
@@ -180,7 +184,7 @@ void check_dist_backend(const std::string& b) {
 // writes, how it was started (a run resumes with any number of processes), when it stops.
 bool never_taken_back(const std::string& k) {
   return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite" ||
-         k == "dist-backend";
+         k == "dist-backend" || k == "dist-timeout" || k == "check-sync-every";
 }
 
 }  // namespace
@@ -247,6 +251,7 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   r.out = a.str("out");
   MOCO_USAGE_CHECK(!r.out.empty(), "--out must name a folder");
   check_dist_backend(a.has("dist-backend") ? a.str("dist-backend") : "auto");
+  if (a.has("dist-timeout")) world().set_timeout(a.real("dist-timeout", 1));
   // Rank 0 owns the run folder: the others only read from it.
   if (!r.in_place && !r.overwrite && world().is_writer()) {
     // Checked again under the lock in open(); here so that a busy folder is
@@ -271,7 +276,10 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
                       {"device", a.str("device")},
                       {"processes", std::to_string(world().size())},
                       {"dist-backend", world().backend()}};
-  r.config.flags.erase("dist-backend");
+  // How the processes talk is the machine's business, not the run's.
+  for (const char* k : {"dist-timeout", "check-sync-every"})
+    if (a.has(k)) r.config.machine[k] = a.str(k);
+  for (const char* k : {"dist-backend", "dist-timeout", "check-sync-every"}) r.config.flags.erase(k);
   std::string flags_text;  // every rank must have been started with the same flags
   for (auto& [k, v] : r.config.flags)
     flags_text += k + "=" + v + "\n";

@@ -207,6 +207,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   r.knn_head_features = knn_feat == "head";
   r.classes = a.str("classes");
   r.log_every = a.integer("log-every", 0);
+  r.check_sync_every = a.integer("check-sync-every", 0);
 
   MocoTrainer trainer(r, spec, d, run.device, seed);
   contrastive::MoCo& model = trainer.model();

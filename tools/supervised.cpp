@@ -129,6 +129,7 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   recipe.eval_batch_size = a.integer("eval-batch-size", 1);
   recipe.crop_min = a.real("crop-min", 0, 1);
   recipe.sync_bn = a.on("sync-bn");
+  recipe.check_sync_every = a.integer("check-sync-every", 0);
   recipe.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
   recipe.lr = warmup > 0 ? LrPlan::warmup_cosine(lr, double(epochs), warmup)
                          : LrPlan::per_epoch(lr, double(epochs), a.on("cos"), milestones(a));

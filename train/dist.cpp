@@ -1,9 +1,15 @@
 #include "train/dist.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "autograd/engine.h"
 #include "autograd/ops.h"
@@ -35,28 +41,90 @@ void check_cpu_contiguous(const Tensor& t, const char* op) {
   MOCO_CHECK(t.device().is_cpu() && t.is_contiguous(), "distributed {}: needs a contiguous CPU tensor", op);
 }
 
+// Watches the collectives of one process: when one has waited longer than
+// the timeout for the other ranks, it ends this process with a message, and
+// mpirun then ends the job. A thread of its own, because the waiting thread
+// is inside MPI; it ends the process with _Exit rather than MPI_Abort, which
+// MPI_THREAD_FUNNELED does not allow from a second thread.
+class CollectiveWatchdog {
+ public:
+  explicit CollectiveWatchdog(int rank) : rank_(rank), thread_([this] { watch(); }) {}
+  ~CollectiveWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void set_timeout(double seconds) { timeout_ms_ = int64_t(seconds * 1000.0); }
+  // Marks the collective `op` as started / finished (an RAII guard).
+  struct Waiting {
+    CollectiveWatchdog& w;
+    Waiting(CollectiveWatchdog& dog, const char* op) : w(dog) {
+      w.op_ = op;
+      w.since_ms_ = now_ms();
+    }
+    ~Waiting() { w.since_ms_ = 0; }
+  };
+
+ private:
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_; })) {
+      const int64_t since = since_ms_, limit = timeout_ms_;
+      if (since == 0 || limit <= 0 || now_ms() - since <= limit) continue;
+      std::fprintf(stderr,
+                   "error: rank %d waited %.0f s in the collective %s for the other ranks (--dist-timeout %.0f s): "
+                   "a rank has hung or stopped without failing. Ending the job; rerun with a larger --dist-timeout "
+                   "if a step or an evaluation legitimately takes longer\n",
+                   rank_, double(now_ms() - since) / 1000.0, op_.load(), double(limit) / 1000.0);
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+  }
+  const int rank_;
+  std::atomic<int64_t> since_ms_{0};
+  std::atomic<int64_t> timeout_ms_{1800 * 1000};  // PyTorch's default for its process groups: 30 minutes
+  std::atomic<const char*> op_{""};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class Mpi final : public ProcessGroup {
  public:
   Mpi() {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    dog_ = std::make_unique<CollectiveWatchdog>(rank_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "mpi"; }
+  void set_timeout(double seconds) override { dog_->set_timeout(seconds); }
   void all_reduce_sum(Tensor& t) override {
     check_cpu_contiguous(t, "all_reduce");
+    CollectiveWatchdog::Waiting w(*dog_, "all_reduce");
     MPI_Allreduce(MPI_IN_PLACE, t.raw_data(), int(t.numel()), mpi_type(t.dtype()), MPI_SUM, MPI_COMM_WORLD);
   }
   void all_reduce_sum(std::vector<double>& v) override {
+    CollectiveWatchdog::Waiting w(*dog_, "all_reduce");
     MPI_Allreduce(MPI_IN_PLACE, v.data(), int(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   }
   void broadcast(Tensor& t, int root) override {
     check_cpu_contiguous(t, "broadcast");
+    CollectiveWatchdog::Waiting w(*dog_, "broadcast");
     MPI_Bcast(t.raw_data(), int(t.numel()), mpi_type(t.dtype()), root, MPI_COMM_WORLD);
   }
   std::vector<uint64_t> all_gather(uint64_t x) override {
     std::vector<uint64_t> out(size_t(size_), 0);
+    CollectiveWatchdog::Waiting w(*dog_, "all_gather");
     MPI_Allgather(&x, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
     return out;
   }
@@ -67,6 +135,7 @@ class Mpi final : public ProcessGroup {
     MOCO_CHECK(!shape.empty(), "distributed all_gather: needs a tensor of at least one dimension");
     shape[0] *= size_;
     Tensor out = Tensor::empty(shape, c.dtype());
+    CollectiveWatchdog::Waiting w(*dog_, "all_gather");
     MPI_Allgather(c.raw_data(), int(c.numel()), mpi_type(c.dtype()), out.raw_data(), int(c.numel()),
                   mpi_type(c.dtype()), MPI_COMM_WORLD);
     return out;
@@ -80,8 +149,16 @@ class Mpi final : public ProcessGroup {
 
  private:
   int rank_ = 0, size_ = 1;
+  std::unique_ptr<CollectiveWatchdog> dog_;
 };
 #endif
+
+uint64_t hash_bytes(const void* data, size_t n) {  // FNV-1a
+  uint64_t h = 1469598103934665603ull;
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
 
 bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE"); }
 
@@ -198,11 +275,29 @@ int agreed_stop(ProcessGroup& g) {
   return sig;
 }
 
-uint64_t hash_text(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  return h;
+void check_parameters_in_sync(ProcessGroup& g, const nn::Module& m, const std::string& when) {
+  if (g.size() == 1) return;
+  NoGradGuard no_grad;
+  const nn::NamedTensors params = m.named_parameters();
+  Tensor mine = Tensor::empty({int64_t(params.size())}, DType::i64);
+  int64_t* h = mine.data<int64_t>();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor t = params[i].second.contiguous().to(Device::cpu());
+    h[i] = int64_t(hash_bytes(t.raw_data(), size_t(t.numel()) * dtype_size(t.dtype())));
+  }
+  const Tensor all = g.all_gather(mine);
+  const int64_t* a = all.data<int64_t>();
+  const size_t n = params.size();
+  for (int r = 1; r < g.size(); ++r)
+    for (size_t i = 0; i < n; ++i)
+      if (a[size_t(r) * n + i] != a[i])
+        fail("the ranks' weights differ {}: rank {} holds another {} than rank 0 (data-parallel ranks must stay "
+             "identical; a rank with other data, another build or another arithmetic library drifts apart). "
+             "Start every rank from the same binary on the same data",
+             when, r, params[i].first);
 }
+
+uint64_t hash_text(const std::string& text) { return hash_bytes(text.data(), text.size()); }
 
 void check_same_on_all_ranks(ProcessGroup& g, const std::string& text, const std::string& what) {
   if (g.size() == 1) return;

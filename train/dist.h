@@ -46,6 +46,11 @@ void average_gradients(ProcessGroup& g, const std::vector<Tensor>& params);
 // The stop signal (SIGINT / SIGTERM, 0: none) any rank has received, the
 // same on every rank, so that all of them stop after the same step.
 int agreed_stop(ProcessGroup& g);
+// Throws on every rank unless every rank holds rank 0's parameters bit for
+// bit (DDP keeps them so by construction; a rank whose data, build or
+// arithmetic differs would otherwise drift away silently). `when` names the
+// moment in the message ("at the start", "after step 400").
+void check_parameters_in_sync(ProcessGroup& g, const nn::Module& m, const std::string& when);
 // A 64-bit hash of `text` (FNV-1a): the ranks compare their configurations by it.
 uint64_t hash_text(const std::string& text);
 // Throws a UsageError on every rank (rank 0's message names the first rank

@@ -206,6 +206,7 @@ MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, 
   }
   model_->to(device_);
   broadcast_module(g_, *model_);  // DDP starts every rank from rank 0's weights
+  check_parameters_in_sync(g_, *model_, "at the start");
   opt_ = make_optimizer(r_.optimizer, model_->named_parameters());
   // The kNN monitor: the whole train split of the chosen classes is the bank.
   if (r_.knn_every > 0) knn_bank_ = select_classes(data::open_dataset(d_.spec, "train", d_.open), r_.classes);
@@ -331,6 +332,8 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
           }
       }
       opt_->step();
+      if (r_.check_sync_every > 0 && step % r_.check_sync_every == 0)
+        check_parameters_in_sync(g_, *model_, fmt::format("after step {}", step));
       const int64_t n = x1.size(0);
       loss_sum += l * double(n);
       correct += top1_correct(out.logits[0].detach(), out.labels[0]);  // instance discrimination accuracy

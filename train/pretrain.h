@@ -44,6 +44,7 @@ struct PretrainRecipe {
   bool knn_head_features = false;  // the query encoder's output instead of the pooled backbone features
   std::string classes;             // the classes of the data (for the kNN bank, the train split of them)
   int64_t log_every = 20;          // a row of MoCo's internals every N steps (0: off)
+  int64_t check_sync_every = 0;    // data-parallel: check every N steps that the ranks' weights agree (0: at the start only)
 };
 
 // The official recipes with every value resolved: main_moco.py of moco (v1,

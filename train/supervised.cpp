@@ -112,6 +112,7 @@ SupervisedTrainer::SupervisedTrainer(SupervisedRecipe recipe, ModelSpec spec, Da
   if (r_.sync_bn && g_.size() > 1) nn::use_sync_batch_norm(*model_, g_);  // in one process BN is the same
   model_->to(device_);
   broadcast_module(g_, *model_);  // DDP starts every rank from rank 0's weights
+  check_parameters_in_sync(g_, *model_, "at the start");
   opt_ = make_optimizer(r_.optimizer, model_->named_parameters());
 }
 
@@ -212,6 +213,8 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
       loss.backward();
       average_gradients(g_, params);
       opt_->step();
+      if (const int64_t step = epoch * iters + i + 1; r_.check_sync_every > 0 && step % r_.check_sync_every == 0)
+        check_parameters_in_sync(g_, *model_, fmt::format("after step {}", step));
       const int64_t n = x.size(0);
       loss_sum += l * double(n);
       correct += top1_correct(logits.detach(), y);

@@ -28,6 +28,7 @@ struct SupervisedRecipe {
   LrPlan lr;
   double crop_min = 0.08;  // RandomResizedCrop's smallest scale
   bool sync_bn = false;    // data-parallel: BatchNorm statistics over every rank's slice (SyncBatchNorm)
+  int64_t check_sync_every = 0;  // data-parallel: check every N steps that the ranks' weights agree (0: at the start only)
 };
 
 // The recipes, every value resolved (`optimizer` "": the recipe's choice):

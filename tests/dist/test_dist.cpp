@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -211,4 +212,43 @@ TEST_CASE("bad input under mpirun: one message from rank 0, every rank ends, not
   CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 2);
   CHECK(slurp(d.out("mpmd.log")).find("started with different flags: rank 1 differs from rank 0") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(out + "/checkpoint.safetensors"));
+}
+
+// Runs tests/dist/programs/guard_check MODE on 2 ranks; returns the exit status and the output in `log`.
+int run_guard(const std::string& mode, std::string* log, double* seconds) {
+  const std::string path = tiny().out("guard.log");
+  const auto t0 = std::chrono::steady_clock::now();
+  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(GUARD_CHECK) + " " +
+                              mode + " > '" + path + "' 2>&1").c_str());
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  *log = slurp(path);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+TEST_CASE("a hung rank ends the job after --dist-timeout; ranks whose weights drift apart are caught") {
+  if (!have_mpi()) return;
+  std::string log;
+  double sec = 0;
+  // Rank 1 sleeps 60 s; rank 0's all-reduce (timeout 1 s) must end the job long before.
+  CHECK(run_guard("hang", &log, &sec) != 0);
+  INFO(log);
+  CHECK(sec < 30);
+  CHECK(log.find("rank 0 waited") != std::string::npos);
+  CHECK(log.find("in the collective all_reduce for the other ranks (--dist-timeout 1 s)") != std::string::npos);
+  CHECK(run_guard("prompt", &log, &sec) == 0);  // the same collective with both ranks there returns
+  CHECK(log.find("all-reduce returned 3") != std::string::npos);
+  // One weight of rank 1 off by a relative 1e-6: named; identical weights pass.
+  CHECK(run_guard("drift", &log, &sec) != 0);
+  CHECK(log.find("the ranks' weights differ after step 7: rank 1 holds another 1.bias than rank 0") !=
+        std::string::npos);
+  CHECK(run_guard("same", &log, &sec) == 0);
+  CHECK(log.find("weights in sync") != std::string::npos);
+  // A real run checked after every step: DDP keeps the ranks bit for bit identical.
+  const auto& d = tiny();
+  CHECK(run_moco(2, plus(d.args("train", kVit), {"--out", d.out("synced"), "--check-sync-every", "1", "--dist-timeout",
+                                                  "120"}), &log) == 0);
+  INFO(log);
+  const train::RunConfig c = train::read_run_config(d.out("synced") + "/config.json");
+  CHECK(c.machine.at("check-sync-every") == "1");
+  CHECK(c.flags.count("check-sync-every") == 0);
 }
