@@ -32,4 +32,10 @@ ProcessGroup& world() { return *the_world(); }
 
 void set_world(std::unique_ptr<ProcessGroup> g) { the_world() = std::move(g); }
 
+std::unique_ptr<ProcessGroup> release_world() {
+  std::unique_ptr<ProcessGroup> w = std::move(the_world());
+  the_world() = single_process_group();
+  return w;
+}
+
 }  // namespace moco

@@ -19,7 +19,10 @@ class ProcessGroup {
   virtual ~ProcessGroup() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  virtual std::string backend() const = 0;  // "none" (one process) or "mpi"
+  virtual std::string backend() const = 0;  // "none" (one process), "mpi" or "nccl"
+  // Whether the collectives take tensors on `d` as they are (MPI: the CPU;
+  // NCCL: the CPU and this rank's GPU); others are copied to the CPU first.
+  virtual bool takes(const Device& d) const { return d.is_cpu(); }
   // Element-wise sum over the ranks, in place (a contiguous CPU float32 / float64 / int64 tensor).
   virtual void all_reduce_sum(Tensor& t) = 0;
   virtual void all_reduce_sum(std::vector<double>& v) = 0;
@@ -42,6 +45,8 @@ class ProcessGroup {
 ProcessGroup& world();
 // Installs `g` as world() (init_distributed does; tests may too).
 void set_world(std::unique_ptr<ProcessGroup> g);
+// Hands world() over (to wrap it in another group), leaving a group of one in its place.
+std::unique_ptr<ProcessGroup> release_world();
 // A group of one process.
 std::unique_ptr<ProcessGroup> single_process_group();
 

@@ -170,8 +170,6 @@ namespace {
 void check_dist_backend(const std::string& b) {
   MOCO_USAGE_CHECK(b == "auto" || b == "none" || b == "mpi" || b == "nccl",
                    "--dist-backend must be auto, none, mpi or nccl, got '{}'", b);
-  MOCO_USAGE_CHECK(b != "nccl", "--dist-backend nccl needs a CUDA build with NCCL, which this moco is not: use "
-                                "--dist-backend mpi (CPU processes)");
   const ProcessGroup& w = world();
   MOCO_USAGE_CHECK(b != "mpi" || w.backend() == "mpi",
                    "--dist-backend mpi: {}", mpi_compiled() ? "start the command with mpirun -np N moco ..."
@@ -262,7 +260,8 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   if (resolve) resolve(a);
   const int threads = int(a.integer("threads", 0, 4096));
   if (threads > 0) set_num_threads(threads);
-  r.device = Device::parse(a.str("device"));
+  r.device = rank_device(Device::parse(a.str("device")), a.str("device").find(':') != std::string::npos);
+  if (a.has("dist-backend") && a.str("dist-backend") == "nccl") use_nccl(r.device);
   if (!r.device.is_cpu()) (void)backend_for(r.device);  // throws a clear error without CUDA or a GPU
   r.seed = uint64_t(a.integer("seed", 0));
   // A resumed run keeps the command that started it; the latest resume is noted beside it.

@@ -14,6 +14,9 @@
 #include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "tensor/error.h"
+#ifdef MOCO_WITH_CUDA
+#include "tensor/cuda/cuda_api.h"
+#endif
 #include "train/stop_signal.h"
 
 #ifdef MOCO_WITH_MPI
@@ -188,9 +191,34 @@ void init_distributed(int* argc, char*** argv) {
 #endif
 }
 
+int local_rank() {
+  const char* r = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  return r ? std::atoi(r) : 0;
+}
+
+Device rank_device(const Device& d, bool index_given) {
+  if (!d.is_cuda() || index_given || world().size() == 1) return d;
+  return Device::cuda(local_rank());
+}
+
+void use_nccl(const Device& gpu) {
+#ifdef MOCO_WITH_CUDA
+  MOCO_USAGE_CHECK(gpu.is_cuda(), "--dist-backend nccl connects GPUs: add --device cuda (one GPU per process)");
+  MOCO_USAGE_CHECK(world().backend() == "mpi",
+                   "--dist-backend nccl: start the command with mpirun -np N moco ... (one process per GPU): MPI "
+                   "starts the processes, NCCL connects their GPUs{}",
+                   mpi_compiled() ? "" : "; this moco was built without MPI (install libopenmpi-dev and rebuild)");
+  set_world(cuda::nccl_process_group(release_world(), gpu.index));
+#else
+  (void)gpu;
+  usage_fail("--dist-backend nccl needs a CUDA build with NCCL, which this moco is not: use --dist-backend mpi "
+             "(CPU processes)");
+#endif
+}
+
 void finalize_distributed() {
 #ifdef MOCO_WITH_MPI
-  if (world().backend() == "mpi") {
+  if (world().backend() == "mpi" || world().backend() == "nccl") {
     set_world(single_process_group());
     MPI_Finalize();
   }
@@ -224,7 +252,8 @@ void broadcast_all(ProcessGroup& g, const std::vector<Tensor>& ts) {
     for (const Tensor& t : ts)
       if (t.dtype() == d) of.push_back(t);
     if (of.empty()) continue;
-    Tensor flat = flatten(of).to(Device::cpu());
+    Tensor flat = flatten(of);
+    if (!g.takes(flat.device())) flat = flat.to(Device::cpu());
     g.broadcast(flat, 0);
     unflatten_into(flat, of);
   }
@@ -261,7 +290,8 @@ void average_gradients(ProcessGroup& g, const std::vector<Tensor>& params) {
   for (const Tensor& p : params)
     if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
   if (grads.empty()) return;
-  Tensor flat = flatten(grads).to(Device::cpu());
+  Tensor flat = flatten(grads);
+  if (!g.takes(flat.device())) flat = flat.to(Device::cpu());
   g.all_reduce_sum(flat);
   flat.mul_(1.0 / double(g.size()));
   unflatten_into(flat, grads);

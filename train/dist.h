@@ -28,6 +28,15 @@ using moco::world;
 // Starts MPI when the process runs under mpirun (OMPI_COMM_WORLD_SIZE is set)
 // and moco was built with MPI; a clear error when it was not. Call once, first thing in main.
 void init_distributed(int* argc, char*** argv);
+// This process's index among the ranks on its machine (mpirun's local rank; 0 outside mpirun).
+int local_rank();
+// The GPU of this rank for --device `d`: "cuda" without an index means one
+// GPU per process (cuda:<local rank>) when mpirun started several; else `d`.
+Device rank_device(const Device& d, bool index_given);
+// --dist-backend nccl: world() becomes an NCCL group between the ranks' GPUs
+// (this rank on `gpu`), MPI still starting the processes and carrying CPU
+// values. A usage error without CUDA, without mpirun, or for a CPU device.
+void use_nccl(const Device& gpu);
 void finalize_distributed();
 bool mpi_compiled();
 

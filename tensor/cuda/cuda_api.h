@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tensor/cuda/allocator.h"
+#include "tensor/process_group.h"
 
 namespace moco::cuda {
 
@@ -46,6 +47,12 @@ void synchronize(int device = 0);
 // at start-up.
 void set_allow_tf32(bool on);
 bool allow_tf32();
+
+// Data-parallel collectives between GPUs through NCCL (tensor/cuda/nccl_group.cpp):
+// wraps `host` (the MPI group that started the processes; it keeps carrying
+// CPU tensors), this rank on GPU `device`. Throws a clear error when the plugin
+// was built without NCCL or libnccl.so.2 cannot be loaded.
+std::unique_ptr<ProcessGroup> nccl_process_group(std::unique_ptr<ProcessGroup> host, int device);
 
 // Test hook: the Philox4x32-10 words the GPU computes for counters
 // offset .. offset+n-1 (4 words per counter, in order), to check them bit for

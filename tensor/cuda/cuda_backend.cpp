@@ -217,6 +217,18 @@ void api_synchronize(int device) { backend(device).synchronize(); }
 void api_set_allow_tf32(bool on) { g_tf32.store(on); }
 bool api_allow_tf32() { return g_tf32.load(); }
 
+ProcessGroup* api_nccl_group(ProcessGroup* host, int device, std::string* why) {
+#ifdef MOCO_WITH_NCCL
+  (void)why;
+  return new_nccl_group(host, device);
+#else
+  (void)host, (void)device;
+  *why = "this CUDA plugin was built without NCCL (CMake found no nccl.h): install NCCL's headers and rebuild, or "
+         "use --dist-backend mpi";
+  return nullptr;
+#endif
+}
+
 }  // namespace
 
 }  // namespace cuda
@@ -244,6 +256,7 @@ extern "C" __attribute__((visibility("default"))) const moco::cuda::PluginApi* m
       &api_set_allow_tf32,
       &api_allow_tf32,
       &gpu_philox_words,
+      &api_nccl_group,
   };
   return &api;
 }

@@ -38,6 +38,7 @@
 
 #include "tensor/backend.h"
 #include "tensor/cuda/allocator.h"
+#include "tensor/process_group.h"
 
 namespace moco::cuda {
 
@@ -134,6 +135,9 @@ class CudaBackend final : public Backend {
 
 // The backend of GPU `device` (created on first use).
 CudaBackend& backend(int device);
+// tensor/cuda/nccl_group.cpp (builds with NCCL): a new NCCL group that takes `host` over
+// (left with the caller when it throws).
+ProcessGroup* new_nccl_group(ProcessGroup* host, int device);
 
 // TF32 tensor cores for float32 GEMMs and convolutions (cuda_api.h's
 // set_allow_tf32; MOCO_CUDA_TF32=1 at start-up).

@@ -160,6 +160,14 @@ void empty_cache(int device) { api_for(device).empty_cache(device); }
 void synchronize(int device) { api_for(device).synchronize(device); }
 void set_allow_tf32(bool on) { api_for(0).set_allow_tf32(on); }
 bool allow_tf32() { return api_for(0).allow_tf32(); }
+std::unique_ptr<ProcessGroup> nccl_process_group(std::unique_ptr<ProcessGroup> host, int device) {
+  std::string why;
+  ProcessGroup* g = api_for(device).nccl_group(host.get(), device, &why);
+  if (g == nullptr) fail("--dist-backend nccl: {}", why);
+  host.release();  // the NCCL group owns it now
+  return std::unique_ptr<ProcessGroup>(g);
+}
+
 std::vector<uint32_t> philox_words(uint64_t seed, uint64_t offset, int64_t n, int device) {
   return api_for(device).philox_words(seed, offset, n, device);
 }

@@ -23,12 +23,13 @@
 
 #include "tensor/backend.h"
 #include "tensor/cuda/allocator.h"
+#include "tensor/process_group.h"
 
 namespace moco::cuda {
 
 // Bumped whenever this table changes. Changes to the Backend interface
 // change MOCO_PLUGIN_INTERFACE (the SHA-1 of tensor/backend.h and this file).
-constexpr int kPluginAbi = 1;
+constexpr int kPluginAbi = 2;
 #ifndef MOCO_PLUGIN_INTERFACE
 #define MOCO_PLUGIN_INTERFACE "unknown"
 #endif
@@ -57,6 +58,10 @@ struct PluginApi {
   void (*set_allow_tf32)(bool on);
   bool (*allow_tf32)();
   std::vector<uint32_t> (*philox_words)(uint64_t seed, uint64_t offset, int64_t n, int device);
+  // An NCCL group between the GPUs of the ranks of `host` (which it takes
+  // over when it succeeds, and which carries CPU tensors and NCCL's start-up),
+  // this rank on `device`; nullptr (with *why) in a plugin built without NCCL.
+  ProcessGroup* (*nccl_group)(ProcessGroup* host, int device, std::string* why);
 };
 
 // The table of this binary's sources, for the loader's checks.
