@@ -38,6 +38,78 @@ AblateOptions ablate_options(const Args& a) {
   return o;
 }
 
+// plot.png: kNN and pretext accuracy against the value, pretext accuracy during
+// training. Returns why it was not written ("" when it was).
+std::string ablate_plot(const AblatePlan& plan, const std::string& png) {
+  const AblateWhat& w = plan.w;
+  const std::vector<ValueRuns>& runs = plan.runs;
+  const int64_t seeds = *plan.o.seeds;
+  std::vector<double> xs;
+  std::vector<std::pair<double, std::string>> tics;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    xs.push_back(w.log_axis ? runs[i].value.v : double(i));  // m and shuffle-bn: categories, evenly spaced
+    tics.emplace_back(xs.back(), runs[i].value.label);
+  }
+  const std::string band_note = seeds > 1 ? fmt::format(" (mean, band: min-max of {} seeds)", seeds) : "";
+  auto value_panel = [&](const std::string& title, const std::string& ylabel) {
+    Panel pn{title + band_note, w.axis, ylabel, {}};
+    pn.key = "below";  // the values' spread is not known in advance: keep the legend off the data
+    pn.xtics = tics;
+    pn.logx = w.log_axis;
+    pn.xrange = w.log_axis ? fmt::format("[{:g}:{:g}]", xs.front() / 1.5, xs.back() * 1.5)
+                           : fmt::format("[-0.5:{}]", double(xs.size()) - 0.5);
+    return pn;
+  };
+  auto per_seed = [&](double AblateRun::*f) {  // [seed][value]
+    std::vector<std::vector<double>> c(static_cast<size_t>(seeds));
+    for (auto& vr : runs)
+      for (size_t i = 0; i < vr.seeds.size(); ++i) c[i].push_back(vr.seeds[i].*f);
+    return c;
+  };
+  Panel knn_panel = value_panel("kNN top-1 after pretraining", "kNN top-1 (%)");
+  knn_panel.series.push_back(band("after pretraining", "#2ca02c", per_seed(&AblateRun::knn), xs));
+  Series init = band("at random init", "#7f7f7f", per_seed(&AblateRun::knn_init), xs);
+  init.dashed = true;
+  init.lo.clear(), init.hi.clear();
+  knn_panel.series.push_back(init);
+  Panel pretext_panel = value_panel("pretext accuracy (instance discrimination), last epoch", "top-1 (%)");
+  pretext_panel.series.push_back(band("pretext top-1", "#1f77b4", per_seed(&AblateRun::pretext), xs));
+  Panel curve_panel{"pretext accuracy during pretraining (mean over seeds, running mean of 5 log rows)", "step",
+                    "top-1 (%)", {}};
+  const std::vector<std::string> palette = {"#d62728", "#ff7f0e", "#2ca02c", "#1f77b4",
+                                            "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::vector<std::vector<double>> curves;
+    for (auto& r : runs[i].seeds) {
+      // One batch's accuracy is noisy (64 queries): a running mean of 5 rows shows the trend.
+      std::vector<double> c(r.pretext_curve.size());
+      for (size_t k = 0; k < c.size(); ++k) {
+        const size_t from = k >= 4 ? k - 4 : 0;
+        double sum = 0;
+        for (size_t j = from; j <= k; ++j) sum += r.pretext_curve[j];
+        c[k] = sum / double(k - from + 1);
+      }
+      curves.push_back(c);
+    }
+    Series s = band(w.symbol + " = " + runs[i].value.label, palette[i % palette.size()], curves,
+                    runs[i].seeds[0].steps);
+    s.lo.clear(), s.hi.clear();
+    s.points = false;
+    if (!s.x.empty()) curve_panel.series.push_back(s);
+  }
+  curve_panel.key = "below";
+  std::vector<Panel> panels = {knn_panel, pretext_panel};
+  if (!curve_panel.series.empty()) panels.push_back(curve_panel);
+  std::string plot_note;
+  try {
+    plot_png(png, panels, 600 * int(panels.size()), 450);
+  } catch (const Error& e) {
+    plot_note = std::string("plot.png was not written: ") + e.what();
+    std::fprintf(stderr, "ablate: %s\n", plot_note.c_str());
+  }
+  return plot_note;
+}
+
 }  // namespace
 
 int ablate_command(const std::vector<std::string>& argv) {
@@ -119,71 +191,7 @@ int ablate_command(const std::vector<std::string>& argv) {
   std::printf("\n==== ablate: this invocation took %s\n",
               fmt_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()).c_str());
 
-  // plot.png: kNN and pretext accuracy against the value, pretext accuracy during training.
-  std::vector<double> xs;
-  std::vector<std::pair<double, std::string>> tics;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    xs.push_back(w.log_axis ? runs[i].value.v : double(i));  // m and shuffle-bn: categories, evenly spaced
-    tics.emplace_back(xs.back(), runs[i].value.label);
-  }
-  const std::string band_note = seeds > 1 ? fmt::format(" (mean, band: min-max of {} seeds)", seeds) : "";
-  auto value_panel = [&](const std::string& title, const std::string& ylabel) {
-    Panel pn{title + band_note, w.axis, ylabel, {}};
-    pn.key = "below";  // the values' spread is not known in advance: keep the legend off the data
-    pn.xtics = tics;
-    pn.logx = w.log_axis;
-    pn.xrange = w.log_axis ? fmt::format("[{:g}:{:g}]", xs.front() / 1.5, xs.back() * 1.5)
-                           : fmt::format("[-0.5:{}]", double(xs.size()) - 0.5);
-    return pn;
-  };
-  auto per_seed = [&](double AblateRun::*f) {  // [seed][value]
-    std::vector<std::vector<double>> c(static_cast<size_t>(seeds));
-    for (auto& vr : runs)
-      for (size_t i = 0; i < vr.seeds.size(); ++i) c[i].push_back(vr.seeds[i].*f);
-    return c;
-  };
-  Panel knn_panel = value_panel("kNN top-1 after pretraining", "kNN top-1 (%)");
-  knn_panel.series.push_back(band("after pretraining", "#2ca02c", per_seed(&AblateRun::knn), xs));
-  Series init = band("at random init", "#7f7f7f", per_seed(&AblateRun::knn_init), xs);
-  init.dashed = true;
-  init.lo.clear(), init.hi.clear();
-  knn_panel.series.push_back(init);
-  Panel pretext_panel = value_panel("pretext accuracy (instance discrimination), last epoch", "top-1 (%)");
-  pretext_panel.series.push_back(band("pretext top-1", "#1f77b4", per_seed(&AblateRun::pretext), xs));
-  Panel curve_panel{"pretext accuracy during pretraining (mean over seeds, running mean of 5 log rows)", "step",
-                    "top-1 (%)", {}};
-  const std::vector<std::string> palette = {"#d62728", "#ff7f0e", "#2ca02c", "#1f77b4",
-                                            "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-  for (size_t i = 0; i < runs.size(); ++i) {
-    std::vector<std::vector<double>> curves;
-    for (auto& r : runs[i].seeds) {
-      // One batch's accuracy is noisy (64 queries): a running mean of 5 rows shows the trend.
-      std::vector<double> c(r.pretext_curve.size());
-      for (size_t k = 0; k < c.size(); ++k) {
-        const size_t from = k >= 4 ? k - 4 : 0;
-        double sum = 0;
-        for (size_t j = from; j <= k; ++j) sum += r.pretext_curve[j];
-        c[k] = sum / double(k - from + 1);
-      }
-      curves.push_back(c);
-    }
-    Series s = band(w.symbol + " = " + runs[i].value.label, palette[i % palette.size()], curves,
-                    runs[i].seeds[0].steps);
-    s.lo.clear(), s.hi.clear();
-    s.points = false;
-    if (!s.x.empty()) curve_panel.series.push_back(s);
-  }
-  curve_panel.key = "below";
-  std::vector<Panel> panels = {knn_panel, pretext_panel};
-  if (!curve_panel.series.empty()) panels.push_back(curve_panel);
-  std::string plot_note;
-  try {
-    plot_png(out.file("plot.png"), panels, 600 * int(panels.size()), 450);
-  } catch (const Error& e) {
-    plot_note = std::string("plot.png was not written: ") + e.what();
-    std::fprintf(stderr, "ablate: %s\n", plot_note.c_str());
-  }
-
+  const std::string plot_note = ablate_plot(plan, out.file("plot.png"));
   write_ablate_summary(plan, out.file("summary.json"));
   write_ablate_table(plan, ablate_command_line, plot_note, report_text(), out.file("table.md"));
 

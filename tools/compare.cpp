@@ -43,6 +43,47 @@ CompareOptions compare_options(const Args& a) {
   return o;
 }
 
+// curves.png: mean curves with min-max bands over seeds. Returns why it was
+// not written ("" when it was).
+std::string compare_plot(const ComparePlan& plan, const std::string& png) {
+  const int64_t seeds = *plan.o.seeds;
+  auto panel = [](const char* title, const char* xlabel, const char* ylabel) {
+    Panel p;
+    p.title = title, p.xlabel = xlabel, p.ylabel = ylabel;
+    return p;
+  };
+  std::vector<Panel> panels = {panel("training loss (fine-tuning / supervised)", "epoch", "cross-entropy"),
+                               panel("validation top-1", "epoch", "top-1 (%)")};
+  Panel knn_panel = panel("MoCo pretraining: kNN top-1 (epoch 0: random init)", "pretraining epoch", "kNN top-1 (%)");
+  panels[0].key = "top right";
+  const std::map<std::string, std::string> colors = {
+      {"resnet", "#1f77b4"}, {"moco_resnet", "#2ca02c"}, {"vit", "#ff7f0e"}, {"moco_vit", "#d62728"}};
+  const std::string band_note = seeds > 1 ? fmt::format(" (mean, band: min-max of {} seeds)", seeds) : "";
+  for (auto& m : plan.models) {
+    std::vector<std::vector<double>> loss, val, knn;
+    for (auto& r : m.seeds) loss.push_back(r.loss), val.push_back(r.val), knn.push_back(r.knn_curve);
+    panels[0].series.push_back(band(m.name, colors.at(m.name), loss, {}));
+    panels[1].series.push_back(band(m.name, colors.at(m.name), val, {}));
+    if (m.pretrained) {
+      Series k = band(m.name, colors.at(m.name), knn, m.seeds[0].knn_x);
+      if (!k.x.empty()) knn_panel.series.push_back(k);
+    }
+  }
+  for (auto& pn : panels) pn.title += band_note;
+  if (!knn_panel.series.empty()) {
+    knn_panel.title += band_note;
+    panels.push_back(knn_panel);
+  }
+  std::string plot_note;
+  try {
+    plot_png(png, panels, 600 * int(panels.size()), 450);
+  } catch (const Error& e) {
+    plot_note = std::string("curves.png was not written: ") + e.what();
+    std::fprintf(stderr, "compare: %s\n", plot_note.c_str());
+  }
+  return plot_note;
+}
+
 }  // namespace
 
 int compare_command(const std::vector<std::string>& argv) {
@@ -134,42 +175,7 @@ int compare_command(const std::vector<std::string>& argv) {
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const std::vector<Claim> cl = compare_claims(plan.models);
 
-  // curves.png: mean curves with min-max bands over seeds.
-  auto panel = [](const char* title, const char* xlabel, const char* ylabel) {
-    Panel p;
-    p.title = title, p.xlabel = xlabel, p.ylabel = ylabel;
-    return p;
-  };
-  std::vector<Panel> panels = {panel("training loss (fine-tuning / supervised)", "epoch", "cross-entropy"),
-                               panel("validation top-1", "epoch", "top-1 (%)")};
-  Panel knn_panel = panel("MoCo pretraining: kNN top-1 (epoch 0: random init)", "pretraining epoch", "kNN top-1 (%)");
-  panels[0].key = "top right";
-  const std::map<std::string, std::string> colors = {
-      {"resnet", "#1f77b4"}, {"moco_resnet", "#2ca02c"}, {"vit", "#ff7f0e"}, {"moco_vit", "#d62728"}};
-  const std::string band_note = seeds > 1 ? fmt::format(" (mean, band: min-max of {} seeds)", seeds) : "";
-  for (auto& m : plan.models) {
-    std::vector<std::vector<double>> loss, val, knn;
-    for (auto& r : m.seeds) loss.push_back(r.loss), val.push_back(r.val), knn.push_back(r.knn_curve);
-    panels[0].series.push_back(band(m.name, colors.at(m.name), loss, {}));
-    panels[1].series.push_back(band(m.name, colors.at(m.name), val, {}));
-    if (m.pretrained) {
-      Series k = band(m.name, colors.at(m.name), knn, m.seeds[0].knn_x);
-      if (!k.x.empty()) knn_panel.series.push_back(k);
-    }
-  }
-  for (auto& pn : panels) pn.title += band_note;
-  if (!knn_panel.series.empty()) {
-    knn_panel.title += band_note;
-    panels.push_back(knn_panel);
-  }
-  std::string plot_note;
-  try {
-    plot_png(out.file("curves.png"), panels, 600 * int(panels.size()), 450);
-  } catch (const Error& e) {
-    plot_note = std::string("curves.png was not written: ") + e.what();
-    std::fprintf(stderr, "compare: %s\n", plot_note.c_str());
-  }
-
+  const std::string plot_note = compare_plot(plan, out.file("curves.png"));
   write_compare_summary(plan, cl, total, out.file("summary.json"));
   write_compare_report(plan, cl, total, study_command, plot_note, report_text(), out.file("report.md"));
 
