@@ -69,7 +69,12 @@ StudyJson json_list(const std::vector<double>& v) {
   return a;
 }
 
-StudyJson json_g(double v) { return std::strtod(fmt::format("{:g}", v).c_str(), nullptr); }
+// A whole number stays an integer, as "{:g}" wrote it (4096, not 4096.0).
+StudyJson json_g(double v) {
+  const double g = std::strtod(fmt::format("{:g}", v).c_str(), nullptr);
+  if (g == std::floor(g) && std::abs(g) < 1e15) return int64_t(g);
+  return g;
+}
 
 void write_study_json(const std::string& path, const StudyJson& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
