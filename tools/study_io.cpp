@@ -3,14 +3,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
-#include "nn/json.h"
-#include "tools/study_stats.h"
+#include "tensor/backend.h"
+#include "tools/cli_common.h"
+#include "tools/pretrain.h"
+#include "tools/supervised.h"
+#include "train/run_config.h"
+#include "train/stop_signal.h"
 
 namespace moco::cli {
 
@@ -26,10 +29,25 @@ void resume_study_flags(Args& a, const std::string& kind) {
   if (!a.given("out")) a.set("out", dir);
 }
 
-void write_study_config(const RunDir& dir, const Args& a, const std::string& kind, const std::string& command) {
+std::string start_study(const Args& a, const std::string& kind, const std::vector<std::string>& argv,
+                        std::unique_ptr<RunLock>& lock) {
+  const std::string dir = a.str("out");
+  lock = std::make_unique<RunLock>(dir);
+  const std::vector<std::string> e = folder_entries(dir);
+  MOCO_USAGE_CHECK(e.empty() || !a.str("resume").empty() || a.on("overwrite"),
+                   "--out {} already holds files ({}): continue that study with --resume {}, redo it with "
+                   "--overwrite, or choose another --out",
+                   dir, fmt::join(e, ", "), dir);
+  const RunDir out(dir);
+  std::string command = command_line(kind, argv);
+  if (!a.str("resume").empty()) {  // the report shows the command that started the study, and this one
+    const std::string first = read_run_config(out.file("config.json")).command;
+    if (!first.empty() && first.find("--resume") == std::string::npos)
+      command = first + "\n" + command_line(kind, argv) + "   # resumed";
+  }
   RunConfig c;
   c.kind = kind;
-  c.command = command;
+  c.command = command.substr(0, command.find('\n'));
   for (auto& [k, v] : a.values()) {
     if (k == "overwrite") continue;
     if (k == "threads" || k == "device") {
@@ -39,40 +57,48 @@ void write_study_config(const RunDir& dir, const Args& a, const std::string& kin
     c.flags[k] = v;
     if (a.is_switch(k)) c.switches.insert(k);
   }
-  write_run_config(dir.file("config.json"), c);
+  write_run_config(out.file("config.json"), c);
+  return command;
 }
 
-std::unique_ptr<RunLock> claim_study_folder(const Args& a, const std::string& dir) {
-  auto lock = std::make_unique<RunLock>(dir);
-  const std::vector<std::string> e = folder_entries(dir);
-  MOCO_USAGE_CHECK(e.empty() || !a.str("resume").empty() || a.on("overwrite"),
-                   "--out {} already holds files ({}): continue that study with --resume {}, redo it with "
-                   "--overwrite, or choose another --out",
-                   dir, fmt::join(e, ", "), dir);
-  return lock;
+void use_machine(const Args& a) {
+  const int threads = int(a.integer("threads", 0, 4096));
+  if (threads > 0) set_num_threads(threads);
+  const Device device = Device::parse(a.str("device"));
+  if (!device.is_cpu()) (void)backend_for(device);
 }
 
-std::vector<std::string> fresh_run_args(std::vector<std::string> argv, const std::string& dir) {
-  if (!folder_entries(dir).empty()) argv.push_back("--overwrite");
-  return argv;
+Launcher study_launcher(const std::string& kind,
+                        std::function<std::string(const StudyRun& run, const std::string& line)> progress) {
+  return [kind, progress](const StudyRun& run, const std::vector<std::string>& args) {
+    const std::string line = command_line(run.command, args);
+    std::printf("\n==== %s: %s: %s\n", kind.c_str(), progress(run, line).c_str(), line.c_str());
+    std::fflush(stdout);
+    const int rc = run.command == "pretrain"   ? pretrain_command(args)
+                   : run.command == "finetune" ? supervised_command(SupervisedMode::finetune, args)
+                                               : supervised_command(SupervisedMode::train, args);
+    if (rc == stop_exit_code(SIGINT) || rc == stop_exit_code(SIGTERM)) return rc;  // the run saved where it was
+    MOCO_CHECK(rc == 0, "{}: {} failed", kind, line);
+    return 0;
+  };
 }
 
-double read_number(const std::string& path, const std::string& key, double missing) {
-  std::ifstream f(path);
-  if (!f) return missing;
-  std::string text((std::istreambuf_iterator<char>(f)), {});
-  nn::Json j = nn::parse_json(text, path);
-  const nn::Json* s = j.find(key);
-  if (!s) return missing;
-  return s->kind == nn::Json::Kind::integer ? double(s->i) : s->kind == nn::Json::Kind::number ? s->d : missing;
+int study_stopped(const std::string& kind, const std::string& what, const std::string& out, int rc) {
+  std::printf("moco %s: stopped — continue the %s with: moco %s --resume %s\n", kind.c_str(), what.c_str(),
+              kind.c_str(), out.c_str());
+  return rc;
 }
 
-std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.4f}", v) : "null"; }
-
-std::string pm(const std::vector<double>& v, const char* unit) {
-  if (v.empty() || !std::isfinite(mean_of(v))) return "—";
-  return v.size() > 1 ? fmt::format("{:.2f} ± {:.2f}{}", mean_of(v), std_of(v), unit)
-                      : fmt::format("{:.2f}{}", mean_of(v), unit);
+ReportText report_text() {
+  ReportText t;
+  t.duration = fmt_duration;
+  t.command_line = command_line;
+  std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+  t.date = date;
+  t.threads = get_num_threads();
+  return t;
 }
 
 Series band(const std::string& name, const std::string& color, const std::vector<std::vector<double>>& curves,

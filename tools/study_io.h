@@ -1,7 +1,7 @@
-// What the studies (`moco compare`, `moco ablate`) share to read their runs
-// back and write their reports: a number from a small JSON file, numbers as
-// JSON and as "mean ± std" text, and a mean curve with a min-max band over
-// seeds for plot_png.
+// What the study commands (`moco compare`, `moco ablate`) share on the
+// command line: --resume of a study, its config.json and folder, the launcher
+// that runs a study's run in-process with its progress line, the report's
+// text, and a mean curve with a min-max band over seeds for plot_png.
 #pragma once
 #include <memory>
 #include <string>
@@ -9,8 +9,8 @@
 
 #include "tools/args.h"
 #include "tools/plot.h"
-#include "train/run_config.h"
 #include "train/run_dir.h"
+#include "train/study/runs.h"
 
 namespace moco::cli {
 
@@ -21,27 +21,27 @@ using namespace moco::train;
 // message when DIR is not one ("compare", "ablation").
 void resume_study_flags(Args& a, const std::string& kind);
 
-// DIR/config.json of a study: its flags (typed), `command` (the command line
-// that started it) and the machine's threads and device.
-void write_study_config(const RunDir& dir, const Args& a, const std::string& kind, const std::string& command);
-
 // The study's folder for this process: locked (one study per folder), and
 // empty unless the study is resumed or --overwrite was given. The lock holds
-// while the returned object lives.
-std::unique_ptr<RunLock> claim_study_folder(const Args& a, const std::string& dir);
-// The flags to start a sub-run afresh in `dir`: with --overwrite when the
-// folder holds a run's files (a run the study's --overwrite replaces, or one
-// that a resumed study found without a checkpoint), since the study owns it.
-std::vector<std::string> fresh_run_args(std::vector<std::string> argv, const std::string& dir);
+// while the returned object lives. Then DIR/config.json: the flags (typed),
+// the command line that started the study (`command` is this one; a resumed
+// study keeps the first) and the machine's threads and device. Returns the
+// command line(s) for the report: the first, and this one when resumed.
+std::string start_study(const Args& a, const std::string& kind, const std::vector<std::string>& argv,
+                        std::unique_ptr<RunLock>& lock);
 
-// A number from a one-object JSON file (e.g. knn_init.json, wall_time.json),
-// or `missing` when the file or the key is not there.
-double read_number(const std::string& path, const std::string& key, double missing);
+// Sets --threads and checks --device (a missing CUDA fails here, not in the first run).
+void use_machine(const Args& a);
 
-// A JSON number with 4 decimals, or null for NaN and infinities.
-std::string json_num(double v);
-// "mean ± std<unit>" over seeds (the mean alone for one value; "—" for none).
-std::string pm(const std::vector<double>& v, const char* unit = "%");
+// A launcher that prints `progress(run, args)` and runs the `moco` command
+// in-process; a failed run (not a stopped one) is an error naming `kind`.
+Launcher study_launcher(const std::string& kind,
+                        std::function<std::string(const StudyRun& run, const std::string& line)> progress);
+// What a stopped study says (how to continue it); returns `rc`.
+int study_stopped(const std::string& kind, const std::string& what, const std::string& out, int rc);
+
+// The command line's spelling of durations and command lines, today's date and the threads.
+ReportText report_text();
 
 // Mean curve with a min-max band over seeds (`curves`: one per seed; the
 // shortest sets the length). x: the points' x values (missing ones: 1, 2, ...).

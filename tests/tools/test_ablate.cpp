@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
-#include "nn/json.h"
 #include "nn/state_dict.h"
 #include "test_util.h"
 #include "run_checks.h"
@@ -44,10 +44,11 @@ const AblateData& tiny() {
 
 bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
-double num(const nn::Json* j) {
-  REQUIRE(j);
-  REQUIRE((j->kind == nn::Json::Kind::number || j->kind == nn::Json::Kind::integer));
-  return j->kind == nn::Json::Kind::integer ? double(j->i) : j->d;
+using json = nlohmann::json;
+
+double num(const json& j) {
+  REQUIRE(j.is_number());
+  return j.get<double>();
 }
 
 }  // namespace
@@ -79,23 +80,23 @@ TEST_CASE("ablate --what m: a run per value and seed, table.md, summary.json fro
   CHECK(column(out + "/m_0/seed0", "loss") != column(out + "/m_0.99/seed0", "loss"));
   CHECK(slurp(out + "/m_0/seed0/knn_init.json") == slurp(out + "/m_0.99/seed0/knn_init.json"));
 
-  nn::Json j = nn::parse_json(slurp(out + "/summary.json"), "summary.json");
-  CHECK(j.find("what")->s == "m");
-  CHECK(j.find("flag")->s == "--moco-m");
-  CHECK(j.find("seeds")->i == 2);
-  CHECK(j.find("steps")->i == 8);
-  CHECK(j.find("epochs")->i == 2);
-  CHECK(j.find("batch")->i == 16);
-  CHECK(j.find("reference")->s == "0.99");
-  const nn::Json* values = j.find("values");
-  REQUIRE(values);
-  REQUIRE(values->items.size() == 2);
-  CHECK(values->items[0].find("value")->s == "0");
-  CHECK(values->items[1].find("value")->s == "0.99");
-  CHECK(values->items[1].find("vs_reference")->find("verdict")->s == "reference");
+  const json j = json::parse(slurp(out + "/summary.json"));
+  CHECK(j["what"] == "m");
+  CHECK(j["flag"] == "--moco-m");
+  CHECK(j["seeds"] == 2);
+  CHECK(j["steps"] == 8);
+  CHECK(j["epochs"] == 2);
+  CHECK(j["batch"] == 16);
+  CHECK(j["reference"] == "0.99");
+  REQUIRE(j.contains("values"));
+  const json& values = j["values"];
+  REQUIRE(values.size() == 2);
+  CHECK(values[0]["value"] == "0");
+  CHECK(values[1]["value"] == "0.99");
+  CHECK(values[1]["vs_reference"]["verdict"] == "reference");
   for (size_t v = 0; v < 2; ++v) {
-    const nn::Json& e = values->items[v];
-    const std::string label = e.find("value")->s;
+    const json& e = values[v];
+    const std::string label = e["value"];
     INFO("m = " << label);
     // The means are those of the run folders' last kNN and last-epoch pretext accuracy.
     std::vector<double> knn, pretext;
@@ -103,21 +104,20 @@ TEST_CASE("ablate --what m: a run per value and seed, table.md, summary.json fro
       knn.push_back(column(out + "/m_" + label + "/" + seed, "knn_top1").back());
       pretext.push_back(column(out + "/m_" + label + "/" + seed, "inst_top1").back());
     }
-    REQUIRE(e.find("knn")->items.size() == 2);
-    CHECK(num(&e.find("knn")->items[0]) == doctest::Approx(knn[0]).epsilon(1e-4));
-    CHECK(num(e.find("knn_mean")) == doctest::Approx((knn[0] + knn[1]) / 2).epsilon(1e-4));
-    CHECK(num(e.find("knn_std")) == doctest::Approx(std::abs(knn[0] - knn[1]) / std::sqrt(2.0)).epsilon(1e-3));
-    CHECK(num(e.find("pretext_top1_mean")) == doctest::Approx((pretext[0] + pretext[1]) / 2).epsilon(1e-4));
-    CHECK(num(e.find("knn_init_mean")) > 0);
+    REQUIRE(e["knn"].size() == 2);
+    CHECK(num(e["knn"][0]) == doctest::Approx(knn[0]).epsilon(1e-4));
+    CHECK(num(e["knn_mean"]) == doctest::Approx((knn[0] + knn[1]) / 2).epsilon(1e-4));
+    CHECK(num(e["knn_std"]) == doctest::Approx(std::abs(knn[0] - knn[1]) / std::sqrt(2.0)).epsilon(1e-3));
+    CHECK(num(e["pretext_top1_mean"]) == doctest::Approx((pretext[0] + pretext[1]) / 2).epsilon(1e-4));
+    CHECK(num(e["knn_init_mean"]) > 0);
   }
-  const nn::Json* diff = values->items[0].find("vs_reference");
-  CHECK(num(diff->find("diff_mean")) ==
-        doctest::Approx(num(values->items[0].find("knn_mean")) - num(values->items[1].find("knn_mean"))).epsilon(1e-3));
-  CHECK(diff->find("ci95")->items.size() == 2);
+  const json& diff = values[0]["vs_reference"];
+  CHECK(num(diff["diff_mean"]) == doctest::Approx(num(values[0]["knn_mean"]) - num(values[1]["knn_mean"])).epsilon(1e-3));
+  CHECK(diff["ci95"].size() == 2);
   // The paragraph quotes this run's numbers.
-  const std::string para = j.find("paper_vs_here")->s;
+  const std::string para = j["paper_vs_here"];
   CHECK(para.find("0.999 → 59.0%") != std::string::npos);
-  CHECK(para.find(fmt::format("m = 0 → {:.2f}%", num(values->items[0].find("knn_mean")))) != std::string::npos);
+  CHECK(para.find(fmt::format("m = 0 → {:.2f}%", num(values[0]["knn_mean"]))) != std::string::npos);
 
   const std::string md = slurp(out + "/table.md");
   for (const char* s : {"# moco ablate --what m: the key encoder's momentum", "| m | kNN seed 0 | kNN seed 1 |",
@@ -146,11 +146,11 @@ TEST_CASE("ablate --what shuffle-bn: the off run keeps the batch order; --what K
   CHECK(config_flag(out + "/shuffle-bn_off/seed0", "shuffle-bn") == "0");
   CHECK(config_flag(out + "/shuffle-bn_on/seed0", "shuffle-bn") == "1");
   CHECK(column(out + "/shuffle-bn_off/seed0", "loss") != column(out + "/shuffle-bn_on/seed0", "loss"));
-  nn::Json j = nn::parse_json(slurp(out + "/summary.json"), "summary.json");
-  CHECK(j.find("reference")->s == "on");
-  REQUIRE(j.find("values")->items.size() == 2);
-  CHECK(j.find("values")->items[0].find("value")->s == "on");  // shuffle-bn keeps the given order
-  CHECK(j.find("paper_vs_here")->s.find("Pretext accuracy, off vs on") != std::string::npos);
+  const json j = json::parse(slurp(out + "/summary.json"));
+  CHECK(j["reference"] == "on");
+  REQUIRE(j["values"].size() == 2);
+  CHECK(j["values"][0]["value"] == "on");  // shuffle-bn keeps the given order
+  CHECK(j["paper_vs_here"].get<std::string>().find("Pretext accuracy, off vs on") != std::string::npos);
 
   const std::string outk = d.out("ablate_k");
   REQUIRE(ablate_command(d.args({"--what", "K", "--values", "48,16", "--seeds", "1", "--out", outk})) == 0);

@@ -4,12 +4,13 @@
 #include <cmath>
 
 #include "test_util.h"
-#include "tools/args.h"
-#include "tools/study_budget.h"
-#include "tools/study_stats.h"
+#include "tensor/error.h"
+#include "train/study/budget.h"
+#include "train/study/compare.h"
+#include "train/study/stats.h"
 
 using namespace moco;
-using namespace moco::cli;
+using namespace moco::train;
 
 TEST_CASE("study stats: mean and sample std") {
   CHECK(mean_of({1, 2, 3, 4}) == doctest::Approx(2.5));
@@ -109,4 +110,10 @@ TEST_CASE("study budget: the queue fits the pretraining set") {
   CHECK_THROWS_AS(fit_queue(1000, 64, 4096), UsageError);
   CHECK_THROWS_CONTAINS(fit_queue(1000, 64, 4096), "--moco-k 4096 is larger than the 1000 pretraining images");
   CHECK_THROWS_CONTAINS(fit_queue(24000, 64, 100), "multiple of the pretraining batch 64");
+}
+
+TEST_CASE("compare: smoothness is the mean absolute epoch-to-epoch change") {
+  CHECK(mean_abs_change({}) == 0);
+  CHECK(mean_abs_change({50}) == 0);
+  CHECK(mean_abs_change({50, 60, 55}) == doctest::Approx(7.5));
 }

@@ -1,11 +1,11 @@
-#include "tools/study_stats.h"
+#include "train/study/stats.h"
 
 #include <cmath>
 #include <limits>
 
 #include "tensor/error.h"
 
-namespace moco::cli {
+namespace moco::train {
 
 double mean_of(const std::vector<double>& v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
@@ -56,4 +56,4 @@ PairedDiff paired_difference(const std::vector<double>& a, const std::vector<dou
   return r;
 }
 
-}  // namespace moco::cli
+}  // namespace moco::train

@@ -1,11 +1,11 @@
-#include "tools/study_budget.h"
+#include "train/study/budget.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "tools/args.h"
+#include "tensor/error.h"
 
-namespace moco::cli {
+namespace moco::train {
 
 std::vector<int64_t> labelled_per_class(const std::vector<int64_t>& class_sizes, double fraction, int64_t floor,
                                         const std::vector<std::string>& class_names) {
@@ -70,4 +70,4 @@ int64_t fit_queue(int64_t images, int64_t batch, int64_t given, int64_t wanted) 
   return std::max(batch, k / batch * batch);
 }
 
-}  // namespace moco::cli
+}  // namespace moco::train

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace moco::cli {
+namespace moco::train {
 
 // Labelled images kept per class for fine-tuning: round(fraction x n), but at
 // least `floor` (or all n when a class has fewer). Throws UsageError (naming
@@ -47,4 +47,4 @@ Budget fit_budget(const std::string& what, const std::string& flag, int64_t imag
 // one batch).
 int64_t fit_queue(int64_t images, int64_t batch, int64_t given, int64_t wanted = 4096);
 
-}  // namespace moco::cli
+}  // namespace moco::train

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace moco::cli {
+namespace moco::train {
 
 double mean_of(const std::vector<double>& v);
 // Sample standard deviation (n - 1 in the denominator); 0 for fewer than 2 values.
@@ -31,4 +31,4 @@ struct PairedDiff {
 // at this budget when the interval contains 0 (or fewer than 2 seeds ran).
 PairedDiff paired_difference(const std::vector<double>& a, const std::vector<double>& b);
 
-}  // namespace moco::cli
+}  // namespace moco::train
