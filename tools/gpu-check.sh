@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a machine with an NVIDIA GPU: configure with CUDA, build with all
 # cores, run the CUDA test suite (every op on the GPU against the CPU), then
+# on machines with 2 GPUs or more check data-parallel training over NCCL, then
 # time training steps with `moco bench --device cuda` beside PyTorch eager
 # float32 on the same GPU (bench/moco_torch_bench_gpu.py), and print a short
 # table last. Meant to finish within 8 minutes on an H100.
@@ -16,7 +17,7 @@
 #   PYTHON                   the interpreter with a CUDA PyTorch (default: the first of
 #                            python3, /usr/bin/python3 whose torch sees a GPU)
 # Exit status: 0 when the build and the tests passed on the GPU (a test skipped
-# for want of a GPU fails it; the benchmarks never do).
+# for want of a GPU fails it; so does a failed NCCL check; the benchmarks never do).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 t_start=$SECONDS
@@ -99,6 +100,46 @@ if ((skipped > 0)); then  # on a GPU machine a skip is a failure: the tests did 
 fi
 say "test_cuda: exit $test_rc in $((SECONDS - t0))s: $test_summary"
 
+# ---- data-parallel over GPUs (NCCL), on machines with 2 GPUs or more ----
+# A ViT (no BatchNorm) trained with SGD on 2 GPUs (mpirun, --dist-backend nccl,
+# the ranks' weights checked after every step) must end with the weights of one
+# process on one GPU with the global batch, as tests/dist checks on CPUs.
+nccl_status="skipped"
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+if ((ngpu < 2)); then
+  nccl_status="skipped: $ngpu GPU(s), needs 2"
+elif ! command -v mpirun >/dev/null 2>&1; then
+  nccl_status="skipped: no mpirun (install OpenMPI; MPI starts the ranks and hands out NCCL's id)"
+else
+  nccl_root=$(python3 -c "import nvidia.nccl as m; print(m.__path__[0])" 2>/dev/null || true)
+  [[ -n $nccl_root ]] && export LD_LIBRARY_PATH="$nccl_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # A small generated ImageFolder (the GPU machine may have no data set): 4 classes of 64 noisy 16 px images.
+  python3 - "$out/nccl-data" <<'EOF'
+import os, random, sys
+from PIL import Image
+random.seed(0)
+for split, n in (("train", 64), ("val", 16)):
+    for c in range(4):
+        os.makedirs(f"{sys.argv[1]}/{split}/c{c}", exist_ok=True)
+        for i in range(n):
+            im = Image.new("RGB", (16, 16))
+            im.putdata([tuple(min(255, max(0, int(random.gauss(60 * c + 40, 40)))) for _ in range(3)) for _ in range(256)])
+            im.save(f"{sys.argv[1]}/{split}/c{c}/{i}.png")
+EOF
+  vit=(train --dataset folder --data "$out/nccl-data" --arch vit_tiny --vit-dim 64 --vit-depth 2 --vit-heads 2
+       --optimizer sgd --batch-size 32 --epochs 2 --threads 2 --seed 3 --workers 0 --overwrite)
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  if timeout 300 "$build/moco" "${vit[@]}" --device cuda --out "$out/nccl1" >"$out/nccl1.log" 2>&1 &&
+    timeout 300 mpirun -np 2 --bind-to none "$build/moco" "${vit[@]}" --device cuda --dist-backend nccl \
+      --check-sync-every 1 --out "$out/nccl2" >"$out/nccl2.log" 2>&1; then
+    nccl_status=$(python3 tools/compare_checkpoints.py "$out/nccl1" "$out/nccl2" 1e-4)
+  else
+    nccl_status="FAILED: see $out/nccl1.log, $out/nccl2.log"
+    tail -5 "$out/nccl2.log"
+  fi
+fi
+say "NCCL (2 GPUs = 1 GPU on the global batch): $nccl_status"
+
 # ---- benchmarks ----
 py=${PYTHON:-}
 if [[ -z $py ]]; then
@@ -159,6 +200,7 @@ echo
 echo "== moco.cpp GPU check: $gpu_name, $(date -u +%Y-%m-%dT%H:%MZ), $(elapsed)s =="
 echo "build: $build_status"
 echo "tests: $test_summary"
+echo "NCCL: $nccl_status"
 echo "float32, TF32 $([[ ${MOCO_CUDA_TF32:-0} != 0 ]] && echo on || echo off) on both sides; batch $batch, 32x32 px; median of $steps steps after $warmup"
 if command -v python3 >/dev/null 2>&1; then
   python3 - "$results" <<'EOF'
@@ -188,4 +230,5 @@ else
   cat "$results"
 fi
 echo "(logs and JSON lines: $out)"
+[[ $nccl_status == FAILED* ]] && exit 1
 exit $test_rc

@@ -208,7 +208,13 @@ void use_nccl(const Device& gpu) {
                    "--dist-backend nccl: start the command with mpirun -np N moco ... (one process per GPU): MPI "
                    "starts the processes, NCCL connects their GPUs{}",
                    mpi_compiled() ? "" : "; this moco was built without MPI (install libopenmpi-dev and rebuild)");
-  set_world(cuda::nccl_process_group(release_world(), gpu.index));
+  std::unique_ptr<ProcessGroup> mpi = release_world();
+  try {
+    set_world(cuda::nccl_process_group(mpi, gpu.index));
+  } catch (...) {
+    set_world(std::move(mpi));  // the job still ends through MPI, with the message
+    throw;
+  }
 #else
   (void)gpu;
   usage_fail("--dist-backend nccl needs a CUDA build with NCCL, which this moco is not: use --dist-backend mpi "

@@ -50,9 +50,10 @@ bool allow_tf32();
 
 // Data-parallel collectives between GPUs through NCCL (tensor/cuda/nccl_group.cpp):
 // wraps `host` (the MPI group that started the processes; it keeps carrying
-// CPU tensors), this rank on GPU `device`. Throws a clear error when the plugin
-// was built without NCCL or libnccl.so.2 cannot be loaded.
-std::unique_ptr<ProcessGroup> nccl_process_group(std::unique_ptr<ProcessGroup> host, int device);
+// CPU tensors, and is taken over: null afterwards), this rank on GPU `device`.
+// Throws a clear error, leaving `host` as it was, when the plugin was built
+// without NCCL, libnccl.so.2 cannot be loaded or the GPU is not there.
+std::unique_ptr<ProcessGroup> nccl_process_group(std::unique_ptr<ProcessGroup>& host, int device);
 
 // Test hook: the Philox4x32-10 words the GPU computes for counters
 // offset .. offset+n-1 (4 words per counter, in order), to check them bit for

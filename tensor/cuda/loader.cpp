@@ -160,7 +160,7 @@ void empty_cache(int device) { api_for(device).empty_cache(device); }
 void synchronize(int device) { api_for(device).synchronize(device); }
 void set_allow_tf32(bool on) { api_for(0).set_allow_tf32(on); }
 bool allow_tf32() { return api_for(0).allow_tf32(); }
-std::unique_ptr<ProcessGroup> nccl_process_group(std::unique_ptr<ProcessGroup> host, int device) {
+std::unique_ptr<ProcessGroup> nccl_process_group(std::unique_ptr<ProcessGroup>& host, int device) {
   std::string why;
   ProcessGroup* g = api_for(device).nccl_group(host.get(), device, &why);
   if (g == nullptr) fail("--dist-backend nccl: {}", why);

@@ -11,10 +11,12 @@
 #include <dlfcn.h>
 #include <nccl.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 
+#include "tensor/cuda/check.h"
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/error.h"
 #include "tensor/process_group.h"
@@ -82,7 +84,7 @@ ncclDataType_t nccl_type(DType d) {
 class NcclGroup final : public ProcessGroup {
  public:
   // Takes `host` over once NCCL is up; a constructor that throws leaves it with the caller.
-  NcclGroup(ProcessGroup* host, int device) : be_(backend(device)), gpu_(Device::cuda(device)) {
+  NcclGroup(ProcessGroup* host, int device) : be_(cuda::backend(device)), gpu_(Device::cuda(device)) {
     MOCO_CHECK(nccl().error.empty(), "{}", nccl().error);
     ncclUniqueId id{};
     if (host->rank() == 0) check(nccl().get_unique_id(&id), "ncclGetUniqueId");
@@ -137,6 +139,7 @@ class NcclGroup final : public ProcessGroup {
     if (comm_ != nullptr) nccl().comm_abort(comm_);
     comm_ = nullptr;
     host_->abort(code);
+    std::exit(code);  // not reached: the host's abort ends the process
   }
 
  private:

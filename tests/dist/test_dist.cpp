@@ -199,6 +199,12 @@ TEST_CASE("bad input under mpirun: one message from rank 0, every rank ends, not
   CHECK(run_moco(2, plus(d.args("train", kVit), {"--dist-backend", "nccl", "--out", out}), &log) == 2);
 #ifdef MOCO_WITH_CUDA
   CHECK(log.find("--dist-backend nccl connects GPUs: add --device cuda") != std::string::npos);
+  // Where the GPUs or NCCL are missing, the NCCL group's failure ends the job with its message, through MPI.
+  const int nccl_rc = run_moco(2, plus(d.args("train", kVit), {"--device", "cuda", "--dist-backend", "nccl",
+                                                               "--epochs", "1", "--out", out + "-nccl"}), &log);
+  INFO(log);
+  CHECK(log.find("Segmentation fault") == std::string::npos);
+  if (nccl_rc != 0) CHECK(log.find("error: ") != std::string::npos);
 #else
   CHECK(log.find("--dist-backend nccl needs a CUDA build with NCCL") != std::string::npos);
 #endif
