@@ -88,8 +88,6 @@ class MoCoV2 : public MoCo {
   std::pair<Tensor, Tensor> query_and_key(const Tensor& im_q, const Tensor& im_k, const Tensor* idx_shuffle);
 
   bool distributed() const { return group_ && group_->size() > 1; }
-  // Every rank's `t` (CPU), back on t's device.
-  Tensor gather(const Tensor& t) const;
 
   MoCoV2Config cfg_;
   Queue queue_;

@@ -2,7 +2,6 @@
 
 #include "autograd/engine.h"
 #include "autograd/ops.h"
-#include "contrastive/infonce.h"
 #include "contrastive/momentum.h"
 #include "nn/mlp.h"
 
@@ -34,6 +33,16 @@ std::shared_ptr<nn::Module> MoCoV3::clone() const {
   return m;
 }
 
+ContrastiveLoss MoCoV3::ctr(const Tensor& q, const Tensor& k) const {
+  if (!group_ || group_->size() == 1) return ctr_loss(q, k, cfg_.T);
+  Tensor all;
+  {
+    NoGradGuard no_grad;  // concat_all_gather: the other ranks' keys are constants here
+    all = all_gather_via_host(*group_, k.detach());
+  }
+  return ctr_loss(q, all, cfg_.T, q.size(0) * group_->rank());
+}
+
 MoCoOutput MoCoV3::forward_views(const Tensor& x1, const Tensor& x2) { return forward_views(x1, x2, m_); }
 
 MoCoOutput MoCoV3::forward_views(const Tensor& x1, const Tensor& x2, double m) {
@@ -48,7 +57,7 @@ MoCoOutput MoCoV3::forward_views(const Tensor& x1, const Tensor& x2, double m) {
     k1 = key_encoder().forward(x1);
     k2 = key_encoder().forward(x2);
   }
-  ContrastiveLoss l1 = ctr_loss(q1, k2, cfg_.T), l2 = ctr_loss(q2, k1, cfg_.T);
+  ContrastiveLoss l1 = ctr(q1, k2), l2 = ctr(q2, k1);
   MoCoOutput out;
   out.loss = add(l1.loss, l2.loss);
   out.logits = {l1.logits, l2.logits};

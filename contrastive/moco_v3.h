@@ -10,11 +10,20 @@
 //     q1 = predictor(base_encoder(x1)), q2 = predictor(base_encoder(x2))
 //     no grad: θk ← m·θk + (1−m)·θq; k1 = momentum_encoder(x1), k2 = momentum_encoder(x2)
 //     loss = ctr(q1, k2) + ctr(q2, k1),  ctr = CE(q·kᵀ/T, arange(N))·2T  (infonce.h)
+// Data-parallel (main_moco.py under DDP, set_process_group): each rank
+// forwards its slice of the global batch; in ctr the keys are every rank's
+// (concat_all_gather: rank order, no gradient through the gather) and rank
+// r's labels arange(N) + N·r. The mean over a rank's N queries, averaged
+// over the ranks by DDP, is the one-process loss over the global batch —
+// with BatchNorm over the global batch too (nn/sync_batchnorm.h, --sync-bn),
+// which the official code always converts to under DDP.
 // Recipes (moco-v3 CONFIG.md): dim 256, mlp_dim 4096, m 0.99 (cosine to 1 with
 // --moco-m-cos); ResNet T 1.0 with LARS, ViT T 0.2 with AdamW; ResNet built
 // with zero_init_residual, ViT with stop_grad_conv1 (a ViTConfig option).
 #pragma once
+#include "contrastive/infonce.h"
 #include "contrastive/moco.h"
+#include "tensor/process_group.h"
 
 namespace moco::contrastive {
 
@@ -47,9 +56,15 @@ class MoCoV3 : public MoCo {
   nn::Backbone& key_encoder() const override { return encoder("momentum_encoder"); }
   nn::Module& predictor() const { return child("predictor"); }
   const MoCoV3Config& config() const { return cfg_; }
+  // Data-parallel: the keys of every rank of `g` are the negatives. Null (the default): one process.
+  void set_process_group(ProcessGroup* g) { group_ = g; }
 
  private:
+  // ctr(q, k) with k gathered from every rank when data-parallel.
+  ContrastiveLoss ctr(const Tensor& q, const Tensor& k) const;
+
   MoCoV3Config cfg_;
+  ProcessGroup* group_ = nullptr;
 };
 
 }  // namespace moco::contrastive

@@ -28,10 +28,14 @@ std::string BatchNorm::extra_repr() const {
                      cfg_.affine ? "True" : "False", cfg_.track_running_stats ? "True" : "False");
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+void BatchNorm::check_input(const Tensor& x) const {
   MOCO_CHECK(std::find(input_dims_.begin(), input_dims_.end(), x.dim()) != input_dims_.end(),
              "{}: expected a {}-D input, got {}", type_name(), fmt::join(input_dims_, "- or "), shape_str(x.shape()));
   MOCO_CHECK(x.size(1) == c_, "{}({}): input {} has {} channels", type_name(), c_, shape_str(x.shape()), x.size(1));
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  check_input(x);
   const bool use_batch_stats = is_training() || !cfg_.track_running_stats;
   if (is_training() && cfg_.track_running_stats) {
     const Tensor& n = buffer(2);

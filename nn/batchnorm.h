@@ -31,6 +31,8 @@ class BatchNorm : public Module {
 
  protected:
   BatchNorm(int64_t num_features, const BatchNormConfig& cfg, std::vector<int64_t> input_dims);
+  // Throws unless `x` has an accepted rank and num_features channels.
+  void check_input(const Tensor& x) const;
 
  private:
   int64_t c_;

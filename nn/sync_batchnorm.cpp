@@ -30,7 +30,7 @@ Tensor all_reduce_sum(const Tensor& x, ProcessGroup& g) {
   return y;
 }
 
-SyncBatchNorm::SyncBatchNorm(const BatchNorm2d& bn, ProcessGroup& group) : BatchNorm2d(bn), group_(&group) {}
+SyncBatchNorm::SyncBatchNorm(const BatchNorm& bn, ProcessGroup& group) : BatchNorm(bn), group_(&group) {}
 
 std::shared_ptr<Module> SyncBatchNorm::clone() const {
   auto m = std::make_shared<SyncBatchNorm>(*this);
@@ -39,24 +39,26 @@ std::shared_ptr<Module> SyncBatchNorm::clone() const {
 }
 
 Tensor SyncBatchNorm::forward(const Tensor& x) {
-  if (!is_training() || group_->size() == 1) return BatchNorm2d::forward(x);
+  if (!is_training() || group_->size() == 1) return BatchNorm::forward(x);
   const BatchNormConfig& cfg = config();
-  MOCO_CHECK(x.dim() == 4 && x.size(1) == num_features(), "SyncBatchNorm({}): expected [N, {}, H, W], got {}",
-             num_features(), num_features(), shape_str(x.shape()));
-  const int64_t C = x.size(1);
-  // Per channel: the global count, sum of x and sum of x², then mean and (biased) variance.
-  std::vector<double> count = {double(x.size(0) * x.size(2) * x.size(3))};
+  check_input(x);
+  const int64_t C = num_features();
+  // The statistics are per channel (dim 1): reduced over the batch and every
+  // dim after the channels, broadcast back as [1, C, 1...].
+  std::vector<int64_t> over = {0}, per_channel = {1, C};
+  for (int64_t d = 2; d < x.dim(); ++d) over.push_back(d), per_channel.push_back(1);
+  std::vector<double> count = {double(x.numel() / C)};
   group_->all_reduce_sum(count);
   const double n = count[0];
   MOCO_CHECK(n > 1, "SyncBatchNorm: {} value(s) per channel over all ranks; training needs more than 1", n);
   // Two passes, as BatchNorm's own kernel: the mean, then the mean square
   // deviation from it (E[x²] − E[x]² would lose digits to cancellation).
-  const Tensor mu = mul(all_reduce_sum(sum(x, {0, 2, 3}), *group_), 1.0 / n);
-  const Tensor centred = sub(x, mu.view({1, C, 1, 1}));
-  const Tensor var = mul(all_reduce_sum(sum(mul(centred, centred), {0, 2, 3}), *group_), 1.0 / n);
+  const Tensor mu = mul(all_reduce_sum(sum(x, over), *group_), 1.0 / n);
+  const Tensor centred = sub(x, mu.view(per_channel));
+  const Tensor var = mul(all_reduce_sum(sum(mul(centred, centred), over), *group_), 1.0 / n);
   const Tensor inv = rsqrt(add(var, cfg.eps));
-  Tensor y = mul(centred, inv.view({1, C, 1, 1}));
-  if (cfg.affine) y = add(mul(y, weight().view({1, C, 1, 1})), bias().view({1, C, 1, 1}));
+  Tensor y = mul(centred, inv.view(per_channel));
+  if (cfg.affine) y = add(mul(y, weight().view(per_channel)), bias().view(per_channel));
   if (cfg.track_running_stats) {
     NoGradGuard no_grad;
     const double m = cfg.momentum;
@@ -73,9 +75,9 @@ int64_t use_sync_batch_norm(Module& root, ProcessGroup& group) {
   std::vector<std::pair<Module*, std::string>> targets;
   for (auto& [path, m] : root.named_modules())
     for (auto& [name, child] : m->children())
-      if (child->type_name() == "BatchNorm2d") targets.emplace_back(m, name);
+      if (child->type_name() == "BatchNorm1d" || child->type_name() == "BatchNorm2d") targets.emplace_back(m, name);
   for (auto& [parent, name] : targets) {
-    auto& bn = static_cast<BatchNorm2d&>(parent->child(name));
+    auto& bn = static_cast<BatchNorm&>(parent->child(name));
     parent->replace_child(name, std::make_shared<SyncBatchNorm>(bn, group));
   }
   return int64_t(targets.size());

@@ -26,6 +26,11 @@ std::unique_ptr<ProcessGroup>& the_world() {
 
 }  // namespace
 
+Tensor all_gather_via_host(ProcessGroup& g, const Tensor& t) {
+  const Tensor all = g.all_gather(t.device().is_cpu() ? t.contiguous() : t.to(Device::cpu()).contiguous());
+  return t.device().is_cpu() ? all : all.to(t.device());
+}
+
 std::unique_ptr<ProcessGroup> single_process_group() { return std::make_unique<SingleProcess>(); }
 
 ProcessGroup& world() { return *the_world(); }

@@ -48,6 +48,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
       .opt("bn-splits", "auto", "v1/v2: shuffle-BN groups (SplitBatchNorm) (1; 8 for images <= 64 px)")
       .opt("shuffle-bn", "1", "v1/v2: keys computed on a shuffled batch (1); 0: in the batch's own order, so BN "
                               "statistics can leak the positive (the paper's ablation)")
+      .flag("sync-bn", "v3 under mpirun: every BatchNorm (backbone, projector, predictor, both encoders) with the "
+                       "statistics of the global batch (SyncBatchNorm), as the official code always does; v1/v2 use "
+                       "shuffle-BN instead")
       .flag("stop-grad-conv1", "v3 ViT: frozen random patch projection (v3 ViT: on)")
       .opt("optimizer", "auto", "sgd | lars | adamw (v1/v2 sgd; v3 ResNet lars, ViT adamw)")
       .opt("lr", "auto", "learning rate; v3: the base lr, used x batch/256 (v1/v2 0.03, 0.06 for images <= 64 px; "
@@ -157,6 +160,8 @@ int pretrain_command(const std::vector<std::string>& argv) {
     def("crop-min", num(rec.crop_min));
   };
   RunSetup run = setup_run(a, "pretrain", argv, resolve);
+  // Recorded only when on: absent reads as off, so runs from before the flag compare equal.
+  if (!a.on("sync-bn")) run.config.flags.erase("sync-bn"), run.config.switches.erase("sync-bn");
   const uint64_t seed = run.seed;
   const std::string version = a.str("moco-version");
   const bool v3 = version == "v3";
@@ -189,6 +194,7 @@ int pretrain_command(const std::vector<std::string>& argv) {
   r.m_cos = v3 && a.on("moco-m-cos");
   r.bn_splits = a.integer("bn-splits", 1, 1 << 20);
   r.shuffle_bn = a.integer("shuffle-bn", 0, 1) == 1;
+  r.sync_bn = a.on("sync-bn");
   r.epochs = epochs;
   r.batch_size = B;
   r.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
@@ -215,6 +221,9 @@ int pretrain_command(const std::vector<std::string>& argv) {
     std::printf("note: the queue (--moco-k %lld) holds more than half of the %lld training images, so an image's "
                 "own earlier keys often serve as its negatives; a smaller --moco-k suits this data set\n",
                 (long long)r.K, (long long)d.train->size());
+  if (v3 && !r.sync_bn && world().size() > 1 && world().is_writer())
+    std::printf("note: without --sync-bn each rank's BatchNorm normalises its own slice of the batch; the official "
+                "MoCo v3 code always uses SyncBatchNorm under DDP\n");
   std::printf("moco pretrain: MoCo %s, %s\n  data: %s\n  %s\n  %lld trainable parameters; run folder %s\n",
               model.version().c_str(), spec.describe().c_str(), d.describe().c_str(), d.sources().c_str(),
               (long long)model.num_parameters(true), run.out.c_str());

@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "nn/init.h"
+#include "nn/sync_batchnorm.h"
 #include "train/metrics.h"
 #include "train/stop_signal.h"
 
@@ -166,8 +167,9 @@ MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, 
                          ProcessGroup& group)
     : r_(std::move(recipe)), spec_(std::move(spec)), d_(std::move(data)), device_(device), seed_(seed), g_(group) {
   const bool v3 = r_.version == "v3";
-  MOCO_USAGE_CHECK(g_.size() == 1 || !v3, "MoCo v3 does not run data-parallel yet (its keys gathered across ranks "
-                                          "and SyncBN come next): run it in one process");
+  // Shuffle-BN is v1/v2's answer to BatchNorm under DDP (the official code has no SyncBN there).
+  MOCO_USAGE_CHECK(v3 || !r_.sync_bn, "--sync-bn is for MoCo v3; v1/v2 use shuffle-BN (--shuffle-bn, --bn-splits) "
+                                      "instead, as the official code does");
   MOCO_USAGE_CHECK(r_.batch_size % g_.size() == 0,
                    "--batch-size {} is the global batch: it must be a multiple of the {} processes", r_.batch_size,
                    g_.size());
@@ -180,7 +182,12 @@ MocoTrainer::MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, 
     c.mlp_dim = r_.mlp_dim;
     c.m = r_.m;
     c.T = r_.T;
-    model_ = std::make_shared<contrastive::MoCoV3>(make_backbone(spec_), c);
+    auto v3m = std::make_shared<contrastive::MoCoV3>(make_backbone(spec_), c);
+    if (g_.size() > 1) v3m->set_process_group(&g_);
+    // main_moco.py's convert_sync_batchnorm(model): base and momentum encoders, projectors and predictor alike.
+    // In one process BatchNorm is already over the whole batch.
+    if (r_.sync_bn && g_.size() > 1) nn::use_sync_batch_norm(*v3m, g_);
+    model_ = v3m;
     encoder_prefix_ = "base_encoder.";
   } else {
     contrastive::MoCoV2Config c;

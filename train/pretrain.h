@@ -33,6 +33,7 @@ struct PretrainRecipe {
   bool m_cos = false;          // v3: momentum rises to 1 on a cosine
   int64_t bn_splits = 8;       // v1/v2: shuffle-BN groups
   bool shuffle_bn = true;      // v1/v2: keys on a shuffled batch
+  bool sync_bn = false;        // v3, data-parallel: every BatchNorm over the global batch (SyncBatchNorm)
   int64_t epochs = 200, batch_size = 512;
   double base_lr = 0.06;       // --lr: v1/v2 the lr; v3 the base lr, used x batch / 256
   OptimizerChoice optimizer;   // lr as used (v3: the base lr x batch / 256)
@@ -78,8 +79,10 @@ class MocoTrainer {
  public:
   // Builds MoCo (v3: MoCoV3, else MoCoV2) around the backbone of `spec`, its
   // optimiser, and the data pipeline of the recipe; the weights follow `seed`.
-  // Data-parallel across the processes of `group` (train/dist.h, MoCo v1/v2:
-  // builder.py's cross-rank shuffle-BN and gathered keys); recipe.batch_size is the global batch.
+  // Data-parallel across the processes of `group` (train/dist.h; MoCo v1/v2:
+  // builder.py's cross-rank shuffle-BN and gathered keys; v3: gathered keys,
+  // and with recipe.sync_bn SyncBatchNorm in both encoders, projector and
+  // predictor included); recipe.batch_size is the global batch.
   MocoTrainer(PretrainRecipe recipe, ModelSpec spec, DataSetup data, Device device, uint64_t seed,
               ProcessGroup& group = world());
   contrastive::MoCo& model() { return *model_; }

@@ -64,10 +64,28 @@ TEST_CASE("ctr loss of MoCo v3: CE(q·kᵀ/T, arange)·2T on normalised q, k") {
                   (std::vector<Tensor>{testing::leaf({3, 4}, 7)}));
 }
 
+TEST_CASE("ctr loss on rank r of R (every rank's keys, labels offset by n·r): the rows of the global one") {
+  // 3 ranks of 2 queries: the mean of the ranks' losses is the loss over all 6 queries, and each rank's logits
+  // and labels are its rows of the one-process ones.
+  Tensor q = testing::rnd({6, 4}, 8), k = testing::rnd({6, 4}, 9);
+  const double T = 0.3;
+  const ContrastiveLoss all = ctr_loss(q, k, T);
+  double mean = 0;
+  for (int64_t r = 0; r < 3; ++r) {
+    const ContrastiveLoss l = ctr_loss(q.narrow(0, 2 * r, 2), k, T, 2 * r);
+    CHECK_CLOSE(l.logits, all.logits.narrow(0, 2 * r, 2), 1e-12, 0);
+    CHECK(l.labels.to_vector<int64_t>() == std::vector<int64_t>{2 * r, 2 * r + 1});
+    mean += l.loss.item() / 3;
+  }
+  CHECK(mean == doctest::Approx(all.loss.item()).epsilon(1e-12));
+}
+
 TEST_CASE("loss argument errors") {
   Tensor q = Tensor::zeros({2, 3});
   CHECK_THROWS_CONTAINS(infonce_loss(q, Tensor::zeros({2, 4}), Tensor::zeros({5, 3}), 0.2), "must both be [N, C]");
   CHECK_THROWS_CONTAINS(infonce_loss(q, q, Tensor::zeros({5, 4}), 0.2), "negatives must be [K, 3]");
   CHECK_THROWS_CONTAINS(infonce_loss(q, q, Tensor::zeros({5, 3}), 0), "must be positive");
-  CHECK_THROWS_CONTAINS(ctr_loss(q, Tensor::zeros({3, 3}), 0.2), "must both be [N, C]");
+  CHECK_THROWS_CONTAINS(ctr_loss(q, Tensor::zeros({3, 4}), 0.2), "must be [N, C] and [M, C]");
+  CHECK_THROWS_CONTAINS(ctr_loss(q, Tensor::zeros({3, 3}), 0.2, 2), "the positives of 2 queries from key 2 on are "
+                                                                    "past the 3 keys");
 }

@@ -8,6 +8,7 @@
 #include "autograd/ops.h"
 #include "contrastive/contrastive.h"
 #include "nn/nn.h"
+#include "nn/sync_batchnorm.h"
 #include "test_util.h"
 
 using namespace moco;
@@ -366,6 +367,48 @@ TEST_CASE("MoCo v3 ResNet: 2-layer projector, predictor without last BN; overrid
   MoCoV3 custom(tiny_resnet(), c);
   CHECK(has(custom.state_dict(), "base_encoder.fc.6.weight", {8, 12}));
   CHECK(has(custom.state_dict(), "predictor.4.running_mean", {8}));
+}
+
+TEST_CASE("MoCo v3 with SyncBatchNorm: every BatchNorm converted; in a group of one, the same step bit for bit") {
+  auto count = [](nn::Module& m, const std::string& type) {
+    int64_t n = 0;
+    for (auto& [path, mod] : m.named_modules()) n += mod->type_name() == type;
+    return n;
+  };
+  MoCoV3Config c;
+  c.dim = 8;
+  c.mlp_dim = 12;
+  c.m = 0.9;
+  nn::manual_seed(12);
+  MoCoV3 plain(tiny_resnet(), c);
+  nn::manual_seed(12);
+  MoCoV3 sync(tiny_resnet(), c);
+  auto one = single_process_group();
+  sync.set_process_group(one.get());
+  const int64_t bn2d = count(plain, "BatchNorm2d"), bn1d = count(plain, "BatchNorm1d");
+  CHECK(bn1d == 2 * 2 + 1);  // 2 in each encoder's projector (the last without affine), 1 in the predictor
+  CHECK(nn::use_sync_batch_norm(sync, *one) == bn2d + bn1d);  // convert_sync_batchnorm: both encoders, all of them
+  CHECK(count(sync, "SyncBatchNorm") == bn2d + bn1d);
+  CHECK(count(sync, "BatchNorm2d") + count(sync, "BatchNorm1d") == 0);
+  CHECK(sync.predictor().child("1").type_name() == "SyncBatchNorm");
+  const nn::NamedTensors a0 = plain.state_dict(), b0 = sync.state_dict();  // the same names: checkpoints load alike
+  REQUIRE(a0.size() == b0.size());
+  for (size_t i = 0; i < a0.size(); ++i) CHECK(a0[i].first == b0[i].first);
+  for (int step = 0; step < 2; ++step) {
+    MoCoOutput p = plain.forward_views(images(4, 20 + step), images(4, 30 + step));
+    MoCoOutput q = sync.forward_views(images(4, 20 + step), images(4, 30 + step));
+    p.loss.backward();
+    q.loss.backward();
+    CHECK(p.loss.item() == q.loss.item());
+  }
+  const nn::NamedTensors a = plain.state_dict(), b = sync.state_dict();
+  for (size_t i = 0; i < a.size(); ++i) CHECK_CLOSE(a[i].second, b[i].second, 0, 0);
+  const nn::NamedTensors pa = plain.named_parameters(), pb = sync.named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    REQUIRE(pa[i].second.grad().defined() == pb[i].second.grad().defined());
+    if (pa[i].second.grad().defined()) CHECK_CLOSE(pa[i].second.grad(), pb[i].second.grad(), 0, 0);
+  }
 }
 
 TEST_CASE("MoCo forward(x) is the query encoder's output") {
