@@ -71,7 +71,7 @@ void record(const Tensor& out, const char* name, const std::vector<Tensor>& inpu
   out.impl().requires_grad = true;
 }
 
-void run_backward(const Tensor& root, const Tensor& grad) {
+void run_backward(const Tensor& root, const Tensor& grad, const LeafReadyFn& on_leaf_ready) {
   MOCO_CHECK(root.requires_grad(), "backward: tensor does not require grad (no input of its graph requires grad)");
   Tensor seed = grad;
   if (!seed.defined()) {
@@ -83,13 +83,18 @@ void run_backward(const Tensor& root, const Tensor& grad) {
              shape_str(seed.shape()), shape_str(root.shape()));
   std::shared_ptr<Node> start = edge_of(root);
 
-  // Count, for every node, how many edges point at it.
+  // Count, for every node, how many edges point at it; and, for every leaf,
+  // how many AccumulateGrad nodes feed it (one per place the graph uses it).
   std::unordered_map<Node*, int> pending;
+  std::unordered_map<TensorImpl*, int> leaf_parts;
   std::vector<Node*> stack{start.get()};
   pending[start.get()] = 0;
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    if (on_leaf_ready)
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(n))
+        if (auto leaf = acc->leaf.lock()) leaf_parts[leaf.get()]++;
     for (auto& e : n->next) {
       if (!e) continue;
       auto [it, fresh] = pending.try_emplace(e.get(), 0);
@@ -109,6 +114,9 @@ void run_backward(const Tensor& root, const Tensor& grad) {
     grads.erase(n.get());
     std::vector<Tensor> in_grads = n->apply(g);
     n->release();
+    if (on_leaf_ready)
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(n.get()))
+        if (auto leaf = acc->leaf.lock(); leaf && --leaf_parts[leaf.get()] == 0) on_leaf_ready(Tensor(leaf));
     for (size_t i = 0; i < n->next.size(); ++i) {
       auto& e = n->next[i];
       if (!e) continue;

@@ -54,8 +54,14 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // gradient per input. Does nothing when no input needs a gradient.
 void record(const Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn);
 
+// Called during a backward pass with each leaf whose .grad is complete (every
+// path from the root to it has added its part), as soon as it is: data-
+// parallel training starts a bucket's all-reduce while the pass goes on.
+using LeafReadyFn = std::function<void(const Tensor& leaf)>;
+
 // Backpropagates from `root` (seeded with ones for a one-element root, or
-// with `grad`), accumulating into the .grad of the leaves.
-void run_backward(const Tensor& root, const Tensor& grad);
+// with `grad`), accumulating into the .grad of the leaves; `on_leaf_ready`
+// (if given) hears of each leaf once its gradient is complete.
+void run_backward(const Tensor& root, const Tensor& grad, const LeafReadyFn& on_leaf_ready = {});
 
 }  // namespace moco

@@ -6,6 +6,7 @@
 // group of one, whose collectives are the identity.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,16 @@ class ProcessGroup {
   // Element-wise sum over the ranks, in place (a contiguous CPU float32 / float64 / int64 tensor).
   virtual void all_reduce_sum(Tensor& t) = 0;
   virtual void all_reduce_sum(std::vector<double>& v) = 0;
+  // Starts all_reduce_sum(t) and returns the wait for it, so the caller can
+  // compute while the ranks exchange; `t` stays untouched until the wait has
+  // returned, and every rank starts its collectives in the same order. A
+  // group without asynchronous collectives finishes before returning.
+  virtual std::function<void()> all_reduce_sum_start(Tensor& t) {
+    all_reduce_sum(t);
+    return [] {};
+  }
+  // Lets started collectives advance (MPI moves them on only inside its calls).
+  virtual void progress() {}
   // Rank `root`'s values into `t` on every rank.
   virtual void broadcast(Tensor& t, int root) = 0;
   // Every rank's `x`, in rank order.

@@ -116,6 +116,22 @@ class Mpi final : public ProcessGroup {
     CollectiveWatchdog::Waiting w(*dog_, "all_reduce");
     MPI_Allreduce(MPI_IN_PLACE, t.raw_data(), int(t.numel()), mpi_type(t.dtype()), MPI_SUM, MPI_COMM_WORLD);
   }
+  std::function<void()> all_reduce_sum_start(Tensor& t) override {
+    check_cpu_contiguous(t, "all_reduce");
+    auto req = std::make_shared<MPI_Request>(MPI_REQUEST_NULL);
+    MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), int(t.numel()), mpi_type(t.dtype()), MPI_SUM, MPI_COMM_WORLD,
+                   req.get());
+    inflight_.push_back(req);
+    return [this, req] {
+      CollectiveWatchdog::Waiting w(*dog_, "all_reduce");
+      MPI_Wait(req.get(), MPI_STATUS_IGNORE);
+      inflight_.erase(std::remove(inflight_.begin(), inflight_.end(), req), inflight_.end());
+    };
+  }
+  void progress() override {
+    int done = 0;
+    for (auto& r : inflight_) MPI_Test(r.get(), &done, MPI_STATUS_IGNORE);
+  }
   void all_reduce_sum(std::vector<double>& v) override {
     CollectiveWatchdog::Waiting w(*dog_, "all_reduce");
     MPI_Allreduce(MPI_IN_PLACE, v.data(), int(v.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
@@ -153,6 +169,7 @@ class Mpi final : public ProcessGroup {
  private:
   int rank_ = 0, size_ = 1;
   std::unique_ptr<CollectiveWatchdog> dog_;
+  std::vector<std::shared_ptr<MPI_Request>> inflight_;  // started, not yet waited for
 };
 #endif
 
@@ -301,6 +318,88 @@ void average_gradients(ProcessGroup& g, const std::vector<Tensor>& params) {
   g.all_reduce_sum(flat);
   flat.mul_(1.0 / double(g.size()));
   unflatten_into(flat, grads);
+}
+
+GradientReducer::GradientReducer(ProcessGroup& g, std::vector<Tensor> params, int64_t bucket_bytes)
+    : g_(g), params_(std::move(params)), bucket_bytes_(bucket_bytes) {
+  // The last layers' gradients are ready first: until a pass has shown the
+  // order, buckets follow the parameters backwards.
+  std::vector<size_t> order;
+  for (size_t i = params_.size(); i-- > 0;) order.push_back(i);
+  fill_buckets(order, {});
+}
+
+void GradientReducer::fill_buckets(const std::vector<size_t>& order, const std::vector<size_t>& unused) {
+  buckets_.clear();
+  where_.clear();
+  int64_t bytes = bucket_bytes_;
+  std::vector<size_t> all = order;
+  all.insert(all.end(), unused.begin(), unused.end());
+  for (size_t k = 0; k < all.size(); ++k) {
+    const size_t i = all[k];
+    if (!params_[i].requires_grad()) continue;
+    const int64_t b = params_[i].numel() * int64_t(dtype_size(params_[i].dtype()));
+    if (buckets_.empty() || bytes + b > bucket_bytes_ || k == order.size()) {  // the unused in buckets of their own
+      buckets_.emplace_back();
+      bytes = 0;
+    }
+    buckets_.back().members.push_back(i);
+    bytes += b;
+    where_[params_[i].impl_ptr().get()] = buckets_.size() - 1;
+  }
+}
+
+void GradientReducer::start(Bucket& b) {
+  std::vector<Tensor> grads;
+  for (size_t i : b.members)
+    if (params_[i].grad().defined()) grads.push_back(params_[i].grad());
+  if (grads.empty()) return;
+  b.flat = flatten(grads);
+  if (!g_.takes(b.flat.device())) b.flat = b.flat.to(Device::cpu());
+  b.wait = g_.all_reduce_sum_start(b.flat);
+}
+
+void GradientReducer::backward(const Tensor& loss) {
+  if (g_.size() == 1) return loss.backward();
+  for (Bucket& b : buckets_) b = Bucket{b.members, 0, {}, {}};
+  size_t next = 0;  // buckets start in order, the same on every rank
+  std::vector<size_t> ready_order;
+  run_backward(loss, {}, [&](const Tensor& leaf) {
+    const auto it = where_.find(leaf.impl_ptr().get());
+    if (it == where_.end()) return;
+    if (!rebuilt_)
+      for (size_t i : buckets_[it->second].members)
+        if (params_[i].impl_ptr() == leaf.impl_ptr()) ready_order.push_back(i);
+    ++buckets_[it->second].ready;
+    while (next < buckets_.size() && buckets_[next].ready == buckets_[next].members.size()) start(buckets_[next++]);
+    g_.progress();
+  });
+  started_during_pass_ = next;
+  NoGradGuard no_grad;
+  // Buckets with a parameter the pass did not reach go now, with the gradients there are.
+  for (; next < buckets_.size(); ++next) start(buckets_[next]);
+  for (Bucket& b : buckets_) {
+    if (!b.flat.defined()) continue;
+    b.wait();
+    b.flat.mul_(1.0 / double(g_.size()));
+    std::vector<Tensor> grads;
+    for (size_t i : b.members)
+      if (params_[i].grad().defined()) grads.push_back(params_[i].grad());
+    unflatten_into(b.flat, grads);
+    b.flat = Tensor();
+  }
+  if (!rebuilt_) {
+    // As DDP does after its first pass: buckets in the order the gradients
+    // came (the same on every rank: the same graph), parameters the pass did
+    // not reach last, so that they hold up no bucket.
+    rebuilt_ = true;
+    std::vector<bool> seen(params_.size(), false);
+    for (size_t i : ready_order) seen[i] = true;
+    std::vector<size_t> unused;
+    for (size_t i = params_.size(); i-- > 0;)
+      if (!seen[i]) unused.push_back(i);
+    fill_buckets(ready_order, unused);
+  }
 }
 
 int agreed_stop(ProcessGroup& g) {

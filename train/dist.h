@@ -10,7 +10,9 @@
 // collective is the identity.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "data/loader.h"
@@ -50,8 +52,43 @@ void broadcast_module(ProcessGroup& g, nn::Module& m);
 // Copies rank 0's buffers (BatchNorm running statistics, counters) to every rank.
 void broadcast_buffers(ProcessGroup& g, nn::Module& m);
 // Replaces each parameter's gradient by its mean over the ranks: one
-// all-reduce over a flat buffer of all gradients (one bucket).
+// all-reduce over a flat buffer of all gradients (one bucket), after the backward pass.
 void average_gradients(ProcessGroup& g, const std::vector<Tensor>& params);
+
+// DDP's reducer: the backward pass with the gradients' all-reduce overlapped.
+// The trainable parameters are grouped in buckets of about `bucket_bytes`
+// (DDP's 25 MiB), last layers first (after the first pass: in the order the
+// gradients came, parameters without one last); a bucket's all-reduce starts
+// as soon as the pass has completed its gradients, while the pass goes on
+// through the earlier layers. The gradients are those of average_gradients,
+// bit for bit.
+class GradientReducer {
+ public:
+  GradientReducer(ProcessGroup& g, std::vector<Tensor> params, int64_t bucket_bytes = 25 << 20);
+  // loss.backward(); when it returns, every gradient is its mean over the ranks (one process: just the backward).
+  void backward(const Tensor& loss);
+  size_t buckets() const { return buckets_.size(); }
+  // Of the last backward(): the buckets whose all-reduce started before the pass had ended.
+  size_t started_during_pass() const { return started_during_pass_; }
+
+ private:
+  struct Bucket {
+    std::vector<size_t> members;  // indices into params_
+    size_t ready = 0;             // members whose gradient the pass has completed
+    Tensor flat;                  // the bucket's gradients, being summed over the ranks
+    std::function<void()> wait;
+  };
+  // Buckets of the parameters (indices) in the order their gradients come, then the `unused` apart.
+  void fill_buckets(const std::vector<size_t>& order, const std::vector<size_t>& unused);
+  void start(Bucket& b);
+  ProcessGroup& g_;
+  std::vector<Tensor> params_;
+  int64_t bucket_bytes_;
+  bool rebuilt_ = false;  // buckets follow the order the first pass gave
+  std::vector<Bucket> buckets_;
+  std::unordered_map<const void*, size_t> where_;  // a parameter's TensorImpl -> its bucket
+  size_t started_during_pass_ = 0;
+};
 // The stop signal (SIGINT / SIGTERM, 0: none) any rank has received, the
 // same on every rank, so that all of them stop after the same step.
 int agreed_stop(ProcessGroup& g);

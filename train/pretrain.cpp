@@ -267,6 +267,7 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
   const bool writer = g_.is_writer();
   std::vector<Tensor> params;
   for (auto& [n, p] : model_->named_parameters()) params.push_back(p);
+  GradientReducer reducer(g_, params);  // data-parallel: gradients averaged over the ranks during the backward
   // Rows past the checkpoint (written before a kill that beat the checkpoint's
   // rename) go; steps.jsonl's once the steps per epoch are known.
   if (resumed_any_ && writer) dir.truncate_metrics(size_t(start_epoch_));
@@ -319,8 +320,7 @@ RunEnd MocoTrainer::run(const RunDir& dir, int64_t end_epoch, const TrainingHook
       check_finite_loss(l, epoch, i, iters, epoch * iters + i,
                         epoch > 0 && (epoch > start_epoch_ || resumed_any_) ? ckpt : "");
       opt_->zero_grad();
-      out.loss.backward();
-      average_gradients(g_, params);
+      reducer.backward(out.loss);
       chance = 0;
       for (const Tensor& lg : out.logits) chance += contrastive::chance_loss(lg.size(1), out.loss_scale);
       const int64_t step = epoch * iters + i + 1;  // steps done, this one included

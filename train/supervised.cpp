@@ -147,6 +147,7 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
   const bool writer = g_.is_writer();
   std::vector<Tensor> params;
   for (auto& [n, p] : model_->named_parameters()) params.push_back(p);
+  GradientReducer reducer(g_, params);  // data-parallel: gradients averaged over the ranks during the backward
   if (resumed_any_) {
     if (writer) dir.truncate_metrics(size_t(start_epoch_));  // rows past the checkpoint go
     for (auto& row : dir.read_metrics())
@@ -210,8 +211,7 @@ RunEnd SupervisedTrainer::run(const RunDir& dir, int64_t end_epoch, const Traini
       check_finite_loss(l, epoch, i, iters, epoch * iters + i,
                         epoch > 0 && (epoch > start_epoch_ || resumed_any_) ? ckpt : "");
       opt_->zero_grad();
-      loss.backward();
-      average_gradients(g_, params);
+      reducer.backward(loss);
       opt_->step();
       if (const int64_t step = epoch * iters + i + 1; r_.check_sync_every > 0 && step % r_.check_sync_every == 0)
         check_parameters_in_sync(g_, *model_, fmt::format("after step {}", step));

@@ -314,3 +314,14 @@ TEST_CASE("a hung rank ends the job after --dist-timeout; ranks whose weights dr
   CHECK(c.machine.at("check-sync-every") == "1");
   CHECK(c.flags.count("check-sync-every") == 0);
 }
+
+TEST_CASE("the gradient all-reduce overlapped with the backward pass gives average_gradients' gradients bit for bit") {
+  if (!have_mpi()) return;
+  const std::string log = tiny().out("reducer.log");
+  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(REDUCER_CHECK) +
+                              " > '" + log + "' 2>&1").c_str());
+  INFO(slurp(log));
+  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
+  CHECK(slurp(log).find("rank 0, pass 2: 7 buckets, 5 started during the pass; largest difference from "
+                        "average_gradients 0") != std::string::npos);
+}
