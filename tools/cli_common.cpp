@@ -1,16 +1,10 @@
 #include "tools/cli_common.h"
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
-#include <tuple>
 
 #include "data/io.h"
-#include "nn/models/vit.h"
-#include "nn/safetensors.h"
 #include "tensor/backend.h"
 #include "train/stop_signal.h"
 
@@ -80,34 +74,17 @@ void add_model_flags(Args& a) {
 }
 
 ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_classes) {
-  ModelSpec s;
-  s.arch = a.str("arch");
-  s.in_chans = channels;
-  s.img_size = img_size;
-  s.num_classes = num_classes;
-  if (s.is_vit()) {
-    nn::ViTConfig c = nn::ViTConfig::preset(s.arch);
-    s.patch = a.integer("patch-size", 0, 4096);
-    if (s.patch == 0) s.patch = img_size >= 96 ? 16 : 4;
-    MOCO_CHECK(img_size % s.patch == 0, "--image-size {} is not a multiple of --patch-size {}", img_size, s.patch);
-    s.depth = a.integer("vit-depth", 0, 1000);
-    if (s.depth == 0) s.depth = c.depth;
-    s.dim = a.integer("vit-dim", 0, 100000);
-    if (s.dim == 0) s.dim = c.embed_dim;
-    s.heads = a.integer("vit-heads", 0, 1000);
-    if (s.heads == 0) s.heads = c.num_heads;
-    MOCO_CHECK(s.dim % s.heads == 0, "--vit-dim {} is not a multiple of --vit-heads {}", s.dim, s.heads);
-    MOCO_CHECK(s.dim % 4 == 0, "--vit-dim {} must be a multiple of 4 (2-D sin-cos position embedding)", s.dim);
+  ModelSizes z;  // only the flags of the kind of backbone asked for are read
+  if (a.str("arch").rfind("vit", 0) == 0) {
+    z.patch = a.integer("patch-size", 0, 4096);
+    z.depth = a.integer("vit-depth", 0, 1000);
+    z.dim = a.integer("vit-dim", 0, 100000);
+    z.heads = a.integer("vit-heads", 0, 1000);
   } else {
-    MOCO_CHECK(s.arch == "resnet18" || s.arch == "resnet34" || s.arch == "resnet50",
-               "unknown --arch '{}' (resnet18, resnet34, resnet50, vit_tiny, vit_small, vit_base)", s.arch);
-    s.width = a.integer("width", 1, 4096);
-    const std::string stem = a.str("stem");
-    MOCO_CHECK(stem == "auto" || stem == "small" || stem == "imagenet",
-               "--stem must be auto, small or imagenet, got '{}'", stem);
-    s.small_stem = stem == "small" || (stem == "auto" && img_size <= 64);
+    z.width = a.integer("width", 1, 4096);
+    z.stem = a.str("stem");
   }
-  return s;
+  return resolve_model_spec(a.str("arch"), z, img_size, channels, num_classes);
 }
 
 // -------------------------------------------------------------- run flags
