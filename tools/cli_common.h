@@ -1,8 +1,8 @@
 // What the training subcommands share: the data flags (--dataset, --data,
-// --classes, --label-fraction, ...), the model flags (--arch and its sizes),
-// the run flags (--seed, --out, --resume, --threads, --device), checkpoints
-// (one safetensors file per run, written atomically every epoch) and loading
-// a pretrained backbone from any of our checkpoints or a plain state dict.
+// --classes, --label-fraction, ...), the model flags (--arch and its sizes)
+// and the run flags (--seed, --out, --resume, --config, --threads, --device),
+// read into the library's options (train/data_setup.h, train/model_spec.h,
+// train/run_setup.h), and what the commands print of a run's start and stop.
 #pragma once
 #include <cstdint>
 #include <cstdio>

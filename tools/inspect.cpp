@@ -130,8 +130,7 @@ int inspect_command(const std::vector<std::string>& argv) {
   o.data = data_options(a, 1.0, 0);
   const int threads = int(a.integer("threads", 0, 4096));
   if (threads > 0) set_num_threads(threads);
-  o.device = Device::parse(a.str("device"));
-  if (!o.device.is_cpu()) (void)backend_for(o.device);
+  o.device = open_device(a.str("device"));
   o.seed = uint64_t(a.integer("seed", 0));
   o.queries = a.integer("queries", 1, 1000);
   o.neighbours = a.integer("neighbours", 1, 1000);

@@ -298,8 +298,7 @@ int knn_command(const std::vector<std::string>& argv) {
   adopt_model_flags(a, pre);
   const int threads = int(a.integer("threads", 0, 4096));
   if (threads > 0) set_num_threads(threads);
-  const Device dev = Device::parse(a.str("device"));
-  if (!dev.is_cpu()) (void)backend_for(dev);
+  const Device dev = open_device(a.str("device"));
   const uint64_t seed = uint64_t(a.integer("seed", 0));
   DataSetup d = open_data(a, a.real("label-fraction", 0, 1), seed);
   ModelSpec spec = model_spec(a, d.size, d.channels, 0);
