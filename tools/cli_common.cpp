@@ -1,15 +1,10 @@
 #include "tools/cli_common.h"
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <tuple>
+#include <set>
 
 #include "data/io.h"
-#include "nn/models/vit.h"
-#include "nn/safetensors.h"
 #include "tensor/backend.h"
 #include "train/stop_signal.h"
 
@@ -79,34 +74,17 @@ void add_model_flags(Args& a) {
 }
 
 ModelSpec model_spec(const Args& a, int img_size, int channels, int64_t num_classes) {
-  ModelSpec s;
-  s.arch = a.str("arch");
-  s.in_chans = channels;
-  s.img_size = img_size;
-  s.num_classes = num_classes;
-  if (s.is_vit()) {
-    nn::ViTConfig c = nn::ViTConfig::preset(s.arch);
-    s.patch = a.integer("patch-size", 0, 4096);
-    if (s.patch == 0) s.patch = img_size >= 96 ? 16 : 4;
-    MOCO_CHECK(img_size % s.patch == 0, "--image-size {} is not a multiple of --patch-size {}", img_size, s.patch);
-    s.depth = a.integer("vit-depth", 0, 1000);
-    if (s.depth == 0) s.depth = c.depth;
-    s.dim = a.integer("vit-dim", 0, 100000);
-    if (s.dim == 0) s.dim = c.embed_dim;
-    s.heads = a.integer("vit-heads", 0, 1000);
-    if (s.heads == 0) s.heads = c.num_heads;
-    MOCO_CHECK(s.dim % s.heads == 0, "--vit-dim {} is not a multiple of --vit-heads {}", s.dim, s.heads);
-    MOCO_CHECK(s.dim % 4 == 0, "--vit-dim {} must be a multiple of 4 (2-D sin-cos position embedding)", s.dim);
+  ModelSizes z;  // only the flags of the kind of backbone asked for are read
+  if (a.str("arch").rfind("vit", 0) == 0) {
+    z.patch = a.integer("patch-size", 0, 4096);
+    z.depth = a.integer("vit-depth", 0, 1000);
+    z.dim = a.integer("vit-dim", 0, 100000);
+    z.heads = a.integer("vit-heads", 0, 1000);
   } else {
-    MOCO_CHECK(s.arch == "resnet18" || s.arch == "resnet34" || s.arch == "resnet50",
-               "unknown --arch '{}' (resnet18, resnet34, resnet50, vit_tiny, vit_small, vit_base)", s.arch);
-    s.width = a.integer("width", 1, 4096);
-    const std::string stem = a.str("stem");
-    MOCO_CHECK(stem == "auto" || stem == "small" || stem == "imagenet",
-               "--stem must be auto, small or imagenet, got '{}'", stem);
-    s.small_stem = stem == "small" || (stem == "auto" && img_size <= 64);
+    z.width = a.integer("width", 1, 4096);
+    z.stem = a.str("stem");
   }
-  return s;
+  return resolve_model_spec(a.str("arch"), z, img_size, channels, num_classes);
 }
 
 // -------------------------------------------------------------- run flags
@@ -142,98 +120,31 @@ int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs) {
   return n > 0 ? std::min(epochs, start_epoch + n) : epochs;
 }
 
-static std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+%@") ==
-                        std::string::npos)
-    return s;
-  std::string o = "'";
-  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return o + "'";
-}
-
-std::string command_line(const std::string& command, const std::vector<std::string>& argv) {
-  std::string s = "moco " + command;
-  for (auto& a : argv) s += " " + shell_quote(a);
-  return s;
-}
-
-static std::string expected_kind(const std::string& command) { return command == "pretrain" ? "moco" : "supervised"; }
-
-static std::string occupied_message(const std::string& out, const std::vector<std::string>& entries) {
-  return fmt::format("--out {} already holds files ({}): continue that run with --resume {}, replace it with "
-                     "--overwrite, or choose another --out",
-                     out, fmt::join(entries, ", "), out);
-}
-
-namespace {
-
-void check_dist_backend(const std::string& b) {
-  MOCO_USAGE_CHECK(b == "auto" || b == "none" || b == "mpi" || b == "nccl",
-                   "--dist-backend must be auto, none, mpi or nccl, got '{}'", b);
-  const ProcessGroup& w = world();
-  MOCO_USAGE_CHECK(b != "mpi" || w.backend() == "mpi",
-                   "--dist-backend mpi: {}", mpi_compiled() ? "start the command with mpirun -np N moco ..."
-                                                            : "this moco was built without MPI (install "
-                                                              "libopenmpi-dev and rebuild)");
-  MOCO_USAGE_CHECK(b != "none" || w.size() == 1, "--dist-backend none, but mpirun started {} processes", w.size());
-}
-
-// Flags a run's config.json never lends to another invocation: where it
-// writes, how it was started (a run resumes with any number of processes), when it stops.
-bool never_taken_back(const std::string& k) {
-  return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite" ||
-         k == "dist-backend" || k == "dist-timeout" || k == "check-sync-every";
-}
-
-}  // namespace
-
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve) {
   RunSetup r;
   std::string original_command;
   r.overwrite = a.on("overwrite");
   if (!a.str("resume").empty()) {
-    r.resume_from = checkpoint_file(a.str("resume"));
-    MOCO_USAGE_CHECK(fs::is_regular_file(r.resume_from), "--resume: no checkpoint at {}", r.resume_from);
-    // What the checkpoint holds decides before anything else: its config.json
-    // must not lend its flags to another command.
-    r.resume_meta = nn::load_safetensors_metadata(r.resume_from);
-    const bool ours = r.resume_meta.count("format") && r.resume_meta.count("kind") &&
-                      r.resume_meta.at("kind") == expected_kind(command) &&
-                      (command == "pretrain" ||
-                       (r.resume_meta.count("command") && r.resume_meta.at("command") == command));
-    MOCO_USAGE_CHECK(ours, "--resume {}: the checkpoint holds {}, not a `moco {}` run{}", a.str("resume"),
-                     describe_checkpoint(r.resume_meta), command,
-                     r.resume_meta.count("kind") == 0 ? std::string()
-                     : r.resume_meta.at("kind") == "moco"
-                         ? "; continue it with: moco pretrain --resume " + a.str("resume")
-                     : r.resume_meta.count("command")
-                         ? "; continue it with: moco " + printable(r.resume_meta.at("command")) + " --resume " +
-                               a.str("resume")
-                         : std::string());
-    const std::string dir = fs::path(r.resume_from).parent_path().string();
-    if (!a.given("out")) a.set("out", dir.empty() ? "." : dir);
-    const std::string cfg = (fs::path(dir.empty() ? "." : dir) / "config.json").string();
-    if (fs::is_regular_file(cfg)) {
-      const RunConfig c = read_run_config(cfg);
-      original_command = c.command;
+    const ResumeSource src = open_resume(a.str("resume"), command);
+    r.resume_from = src.checkpoint;
+    r.resume_meta = src.meta;
+    if (!a.given("out")) a.set("out", src.dir);
+    if (src.config) {
+      original_command = src.config->command;
       // The same run on the same machine: its threads and device come back too.
-      for (const auto* m : {&c.flags, &c.machine})
+      for (const auto* m : {&src.config->flags, &src.config->machine})
         for (auto& [k, v] : *m)
           if (!never_taken_back(k) && a.has(k) && !a.given(k)) a.set_from_run(k, v);
     }
     std::error_code ec;
-    r.in_place = fs::equivalent(a.str("out"), dir.empty() ? "." : dir, ec);
+    r.in_place = fs::equivalent(a.str("out"), src.dir, ec);
     MOCO_USAGE_CHECK(!(r.in_place && r.overwrite),
                      "--overwrite with --resume {} would delete the run it continues: give one of them", a.str("resume"));
   } else if (a.has("config") && !a.str("config").empty()) {
     // Another run's configuration, to run it again: flags given override it.
-    const std::string path = fs::is_directory(a.str("config")) ? (fs::path(a.str("config")) / "config.json").string()
-                                                               : a.str("config");
-    MOCO_USAGE_CHECK(fs::is_regular_file(path), "--config: no file at {}", path);
-    const RunConfig c = read_run_config(path);
-    MOCO_USAGE_CHECK(c.kind.empty() || c.kind == command,
-                     "--config {}: the configuration of a `moco {}` run, not of `moco {}`", path, c.kind, command);
+    std::string path;
+    const RunConfig c = read_config_of(a.str("config"), command, path);
     for (auto& [k, v] : c.flags) {
       if (never_taken_back(k)) continue;
       MOCO_USAGE_CHECK(a.has(k), "--config {}: \"{}\" is not a flag of moco {} (see moco {} --help)", path,
@@ -250,96 +161,21 @@ RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::s
   MOCO_USAGE_CHECK(!r.out.empty(), "--out must name a folder");
   check_dist_backend(a.has("dist-backend") ? a.str("dist-backend") : "auto");
   if (a.has("dist-timeout")) world().set_timeout(a.real("dist-timeout", 1));
-  // Rank 0 owns the run folder: the others only read from it.
-  if (!r.in_place && !r.overwrite && world().is_writer()) {
-    // Checked again under the lock in open(); here so that a busy folder is
-    // refused before the data and the model are built.
-    const std::vector<std::string> e = folder_entries(r.out);
-    MOCO_USAGE_CHECK(e.empty(), "{}", occupied_message(r.out, e));
-  }
+  // Rank 0 owns the run folder: the others only read from it. Checked again
+  // under the lock in open(); here so that a busy folder is refused before
+  // the data and the model are built.
+  if (!r.in_place && !r.overwrite && world().is_writer()) check_out_free(r.out);
   if (resolve) resolve(a);
   const int threads = int(a.integer("threads", 0, 4096));
   if (threads > 0) set_num_threads(threads);
-  r.device = rank_device(Device::parse(a.str("device")), a.str("device").find(':') != std::string::npos);
+  r.device = open_device(a.str("device"));
   if (a.has("dist-backend") && a.str("dist-backend") == "nccl") use_nccl(r.device);
-  if (!r.device.is_cpu()) (void)backend_for(r.device);  // throws a clear error without CUDA or a GPU
   r.seed = uint64_t(a.integer("seed", 0));
-  // A resumed run keeps the command that started it; the latest resume is noted beside it.
-  for (auto& [k, v] : a.values()) {
-    if (k == "threads" || k == "device") continue;
-    if (k == "overwrite" || k == "config") continue;
-    r.config.flags[k] = v;
-    if (a.is_switch(k)) r.config.switches.insert(k);
-  }
-  r.config.machine = {{"threads", std::to_string(threads > 0 ? threads : get_num_threads())},
-                      {"device", a.str("device")},
-                      {"processes", std::to_string(world().size())},
-                      {"dist-backend", world().backend()}};
-  // How the processes talk is the machine's business, not the run's.
-  for (const char* k : {"dist-timeout", "check-sync-every"})
-    if (a.has(k)) r.config.machine[k] = a.str(k);
-  for (const char* k : {"dist-backend", "dist-timeout", "check-sync-every"}) r.config.flags.erase(k);
-  std::string flags_text;  // every rank must have been started with the same flags
-  for (auto& [k, v] : r.config.flags)
-    flags_text += k + "=" + v + "\n";
-  check_same_on_all_ranks(world(), flags_text, "flags");
-  if (!original_command.empty()) r.config.resumed_with = command_line(command, argv);
-  r.config.command = original_command.empty() ? command_line(command, argv) : original_command;
-  r.config.kind = command;
+  std::set<std::string> switches;
+  for (auto& [k, v] : a.values())
+    if (a.is_switch(k)) switches.insert(k);
+  r.config = make_run_config(a.values(), switches, threads, command, argv, original_command);
   return r;
-}
-
-void RunSetup::record_resolved(const ModelSpec& spec, const DataSetup& d) {
-  auto put = [&](const char* flag, const std::string& v) {
-    if (config.flags.count(flag)) config.flags[flag] = v;
-  };
-  put("image-size", std::to_string(d.size));
-  put("channels", std::to_string(d.channels));
-  if (spec.is_vit()) {
-    put("patch-size", std::to_string(spec.patch));
-    put("vit-depth", std::to_string(spec.depth));
-    put("vit-dim", std::to_string(spec.dim));
-    put("vit-heads", std::to_string(spec.heads));
-    for (const char* f : {"width", "stem"}) config.flags.erase(f);  // a ResNet's
-  } else {
-    put("stem", spec.small_stem ? "small" : "imagenet");
-    for (const char* f : {"patch-size", "vit-depth", "vit-dim", "vit-heads"}) config.flags.erase(f);  // a ViT's
-  }
-}
-
-void RunSetup::check_resumed_model(const ModelSpec& spec) const {
-  if (resume_from.empty() || !resume_meta.count("arch")) return;
-  std::vector<std::string> diff;
-  for (auto& [k, v] : spec.to_meta()) {
-    auto it = resume_meta.find(k);
-    if (it != resume_meta.end() && it->second != v)
-      diff.push_back(fmt::format("{} {} in the checkpoint, {} from the flags", k, printable(it->second), v));
-  }
-  MOCO_USAGE_CHECK(diff.empty(),
-                   "--resume {}: the checkpoint holds {}; the flags ask for {} ({}). Drop the flags that change the "
-                   "model, or start a new run with another --out",
-                   resume_from, describe_checkpoint(resume_meta), spec.describe(), fmt::join(diff, "; "));
-}
-
-RunDir& RunSetup::open() {
-  MOCO_CHECK(!dir, "internal: RunSetup::open() called twice");
-  if (!world().is_writer()) {  // rank 0 locks, checks and writes the folder
-    dir = std::make_unique<RunDir>(out);
-    return *dir;
-  }
-  lock = std::make_unique<RunLock>(out);
-  if (!in_place) {
-    if (overwrite) {
-      remove_run_files(out);
-    } else {
-      const std::vector<std::string> e = folder_entries(out);
-      MOCO_USAGE_CHECK(e.empty(), "{}", occupied_message(out, e));
-    }
-  }
-  remove_stale_temp_files(out);
-  dir = std::make_unique<RunDir>(out);
-  write_run_config(dir->file("config.json"), config);
-  return *dir;
 }
 
 // ------------------------------------------------------------ checkpoints

@@ -1,8 +1,8 @@
 // What the training subcommands share: the data flags (--dataset, --data,
-// --classes, --label-fraction, ...), the model flags (--arch and its sizes),
-// the run flags (--seed, --out, --resume, --threads, --device), checkpoints
-// (one safetensors file per run, written atomically every epoch) and loading
-// a pretrained backbone from any of our checkpoints or a plain state dict.
+// --classes, --label-fraction, ...), the model flags (--arch and its sizes)
+// and the run flags (--seed, --out, --resume, --config, --threads, --device),
+// read into the library's options (train/data_setup.h, train/model_spec.h,
+// train/run_setup.h), and what the commands print of a run's start and stop.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +25,7 @@
 #include "train/model_spec.h"
 #include "train/run_config.h"
 #include "train/run_dir.h"
+#include "train/run_setup.h"
 
 namespace moco::cli {
 
@@ -56,33 +57,6 @@ std::vector<double> milestones(const Args& a);
 // The epoch this invocation stops after: --epochs, or earlier with --stop-after.
 int64_t last_epoch(const Args& a, int64_t start_epoch, int64_t epochs);
 
-// A run being set up. Nothing is written into its folder until open(), which
-// the command calls once every flag and the checkpoint have been checked: a
-// run that fails to start leaves the folder (and the run it holds) as it was.
-struct RunSetup {
-  std::string out;  // the run folder
-  Device device;
-  std::string resume_from;                          // checkpoint file when resuming, else ""
-  std::map<std::string, std::string> resume_meta;   // that checkpoint's metadata
-  uint64_t seed = 0;
-  std::unique_ptr<RunDir> dir;  // set by open()
-
-  std::string file(const std::string& name) const { return out + "/" + name; }
-  // The model the flags ask for against the one the resumed checkpoint holds:
-  // a difference is a usage error that names both.
-  void check_resumed_model(const ModelSpec& spec) const;
-  // The values the model and data resolved (image size, channels, stem, ViT
-  // sizes) replace the flags' placeholders ("auto", "0") in config.json.
-  void record_resolved(const ModelSpec& spec, const DataSetup& d);
-  // Locks the folder (a second writer is refused), clears what --overwrite
-  // replaces and the temporary files of a writer that was killed, and writes
-  // config.json.
-  RunDir& open();
-
-  RunConfig config;  // for config.json
-  bool overwrite = false, in_place = false;  // in_place: resuming into the checkpoint's own folder
-  std::unique_ptr<RunLock> lock;
-};
 // Applies --threads and checks --device (a clear error when CUDA is not
 // there). With --resume PATH (a checkpoint or a run folder) the checkpoint
 // must be one this command writes; the run folder is that of the checkpoint
@@ -94,9 +68,6 @@ struct RunSetup {
 // defaults; open() writes the resolved configuration to config.json.
 RunSetup setup_run(Args& a, const std::string& command, const std::vector<std::string>& argv,
                    const std::function<void(Args&)>& resolve = {});
-// "moco <command> <args...>" with shell quoting where needed.
-std::string command_line(const std::string& command, const std::vector<std::string>& argv);
-
 // "  resumed from FILE after epoch E[ and step S of epoch E+1]", from the checkpoint's metadata.
 void print_resumed(const std::string& checkpoint, int64_t epoch, const std::map<std::string, std::string>& meta);
 // After a stop signal: prints where the run stopped and the command that

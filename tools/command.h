@@ -1,5 +1,5 @@
-// The `moco` command's subcommands register themselves here, one file each
-// (tools/cmd_<name>.cpp), so main.cpp never changes when one is added.
+// The `moco` command's subcommands, in one table (tools/commands.cpp) that
+// main.cpp looks a name up in and `moco --help` lists.
 #pragma once
 #include <functional>
 #include <string>
@@ -13,10 +13,11 @@ struct Command {
   std::function<int(const std::vector<std::string>& args)> run;  // args after the subcommand
 };
 
-std::vector<Command>& registry();
+const std::vector<Command>& commands();
 
-struct Register {
-  explicit Register(Command c) { registry().push_back(std::move(c)); }
-};
+// The commands small enough to need no header of their own.
+int demo_command(const std::vector<std::string>& argv);          // tools/demo.cpp
+int show_augment_command(const std::vector<std::string>& argv);  // tools/show_augment.cpp
+int bench_data_command(const std::vector<std::string>& argv);    // tools/bench_data.cpp
 
 }  // namespace moco::cli

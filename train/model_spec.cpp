@@ -154,4 +154,31 @@ static std::shared_ptr<nn::Backbone> build_backbone(const ModelSpec& s) {
 }
 
 
+ModelSpec resolve_model_spec(const std::string& arch, const ModelSizes& z, int img_size, int channels,
+                             int64_t num_classes) {
+  ModelSpec s;
+  s.arch = arch;
+  s.in_chans = channels;
+  s.img_size = img_size;
+  s.num_classes = num_classes;
+  if (s.is_vit()) {
+    nn::ViTConfig c = nn::ViTConfig::preset(s.arch);
+    s.patch = z.patch != 0 ? z.patch : img_size >= 96 ? 16 : 4;
+    MOCO_CHECK(img_size % s.patch == 0, "--image-size {} is not a multiple of --patch-size {}", img_size, s.patch);
+    s.depth = z.depth != 0 ? z.depth : c.depth;
+    s.dim = z.dim != 0 ? z.dim : c.embed_dim;
+    s.heads = z.heads != 0 ? z.heads : c.num_heads;
+    MOCO_CHECK(s.dim % s.heads == 0, "--vit-dim {} is not a multiple of --vit-heads {}", s.dim, s.heads);
+    MOCO_CHECK(s.dim % 4 == 0, "--vit-dim {} must be a multiple of 4 (2-D sin-cos position embedding)", s.dim);
+  } else {
+    MOCO_CHECK(s.arch == "resnet18" || s.arch == "resnet34" || s.arch == "resnet50",
+               "unknown --arch '{}' (resnet18, resnet34, resnet50, vit_tiny, vit_small, vit_base)", s.arch);
+    s.width = z.width;
+    MOCO_CHECK(z.stem == "auto" || z.stem == "small" || z.stem == "imagenet",
+               "--stem must be auto, small or imagenet, got '{}'", z.stem);
+    s.small_stem = z.stem == "small" || (z.stem == "auto" && img_size <= 64);
+  }
+  return s;
+}
+
 }  // namespace moco::train

@@ -28,6 +28,18 @@ struct ModelSpec {
   std::map<std::string, std::string> to_meta() const;  // into checkpoint metadata
   static ModelSpec from_meta(const std::map<std::string, std::string>& meta);
 };
+// The spec of `arch` with the sizes asked for, "auto" ones resolved and
+// every one checked (errors name the flags of `moco pretrain`): ViT `patch`
+// 0 is 16 from 96 px up, else 4, and `depth`, `dim`, `heads` 0 the arch's;
+// a ResNet's `stem` auto is small up to 64 px. The sizes of the other kind
+// of backbone are ignored.
+struct ModelSizes {
+  int64_t width = 64;
+  std::string stem = "auto";  // small | imagenet | auto
+  int64_t patch = 0, depth = 0, dim = 0, heads = 0;
+};
+ModelSpec resolve_model_spec(const std::string& arch, const ModelSizes& sizes, int img_size, int channels,
+                             int64_t num_classes);
 // Builds the backbone (after check_model_fits with one copy of the weights).
 std::shared_ptr<nn::Backbone> make_backbone(const ModelSpec& s);
 // The backbone's parameter count without building it: a polynomial of

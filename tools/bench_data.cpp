@@ -1,30 +1,18 @@
-// `moco bench-data`: images/s of the data pipeline alone (read, decode,
-// augment, collate), the loader's workers doing all the work while this
-// thread only takes batches. bench/data_bench.sh runs it beside torchvision.
-#include <sys/resource.h>
-
-#include <chrono>
+// `moco bench-data`: images/s of the data pipeline alone (data/loader_bench.h)
+// for a data set, a preset and a number of workers.
 #include <cstdio>
 
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "data/loader_bench.h"
 #include "data/transforms.h"
 #include "tools/args.h"
 #include "tools/command.h"
 
 namespace moco::cli {
-namespace {
 
-using namespace moco::data;
-using Clock = std::chrono::steady_clock;
-
-double cpu_seconds() {  // user + system time of every thread of this process
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-int run(const std::vector<std::string>& argv) {
+int bench_data_command(const std::vector<std::string>& argv) {
+  using namespace moco::data;
   Args args("bench-data", "Measure the data loader's throughput (samples/s; a sample is one image and all its views).");
   args.opt("dataset", "fashion-mnist", "data set spec (fashion-mnist, cifar10:DIR, folder:DIR, ...)")
       .opt("split", "train", "split")
@@ -54,31 +42,13 @@ int run(const std::vector<std::string>& argv) {
 
   DatasetPtr ds = open_dataset(args.str("dataset"), args.str("split"));
   DataLoader dl(ds, make_preset(args.str("preset"), o), lo);
-  int64_t epoch = 0;
-  dl.start_epoch(epoch);
-  Batch b;
-  auto take = [&] {
-    while (!dl.next(b)) dl.start_epoch(++epoch);
-    return b.indices.size();
-  };
-  for (int64_t i = 0; i < warmup; ++i) take();
-  int64_t samples = 0, batches = 0;
-  const double c0 = cpu_seconds();
-  const auto t0 = Clock::now();
-  double dt = 0;
-  while (dt < seconds) {
-    samples += int64_t(take());
-    ++batches;
-    dt = std::chrono::duration<double>(Clock::now() - t0).count();
-  }
+  const LoaderThroughput t = time_loader(dl, warmup, seconds);
   std::printf("bench-data impl=moco dataset=%s preset=%s size=%d workers=%d batch=%lld batches=%lld seconds=%.2f "
               "images_per_s=%.1f cpu_ms_per_image=%.3f\n",
               args.str("dataset").c_str(), args.str("preset").c_str(), o.size, lo.num_workers,
-              (long long)lo.batch_size, (long long)batches, dt, samples / dt, 1e3 * (cpu_seconds() - c0) / samples);
+              (long long)lo.batch_size, (long long)t.batches, t.seconds, t.samples / t.seconds,
+              1e3 * t.cpu_seconds / t.samples);
   return 0;
 }
 
-Register reg({"bench-data", "measure the data loader's images/s for a preset and a number of workers", run});
-
-}  // namespace
 }  // namespace moco::cli
