@@ -1,12 +1,14 @@
 // A small flag parser for the subcommands: --name value, --name=value and
-// boolean switches; typed getters; --help text; clear errors for unknown
-// flags, missing values and values that do not parse or are out of range.
+// boolean switches, aliases, --help text; clear errors for unknown flags and
+// missing values. The values, their typed getters and range checks are the
+// library's (train/flags.h), which resolves them.
 #pragma once
 #include <map>
 #include <string>
 #include <vector>
 
 #include "tensor/error.h"
+#include "train/flags.h"
 
 namespace moco::cli {
 
@@ -15,7 +17,7 @@ namespace moco::cli {
 using moco::UsageError;
 using moco::usage_fail;
 
-class Args {
+class Args : public train::Flags {
  public:
   Args(std::string command, std::string description);
 
@@ -28,36 +30,15 @@ class Args {
 
   // Returns false when --help was asked for (help already printed).
   bool parse(const std::vector<std::string>& argv);
-
-  std::string str(const std::string& name) const;
-  int64_t integer(const std::string& name, int64_t lo = INT64_MIN, int64_t hi = INT64_MAX) const;
-  double real(const std::string& name, double lo = -1e300, double hi = 1e300) const;
-  bool on(const std::string& name) const;
-  bool given(const std::string& name) const;  // set on the command line
-  bool has(const std::string& name) const;    // declared
-  // Changes a value after parsing (resolved defaults, a resumed run's
-  // configuration) without marking it as given on the command line.
-  void set(const std::string& name, const std::string& value);
-  // As set(), for a value that comes from a run's config.json (--resume,
-  // --config): a preset must not override it, as it would a default.
-  void set_from_run(const std::string& name, const std::string& value);
-  bool from_run(const std::string& name) const;
-  bool is_switch(const std::string& name) const;
-  std::vector<int64_t> int_list(const std::string& name) const;  // "1,2,3"
   void print_help() const;
-  // name -> value of every option, for writing the resolved configuration.
-  std::map<std::string, std::string> values() const;
 
  private:
-  struct Opt {
-    std::string def, help, value;
-    bool is_flag = false, given = false, from_run = false;
+  struct Doc {
+    std::string def, help;
   };
-  const Opt& get(const std::string& name) const;
-  static bool switch_value(const std::string& name, const std::string& value);
   std::string command_, description_;
   std::vector<std::string> order_;
-  std::map<std::string, Opt> opts_;
+  std::map<std::string, Doc> docs_;
   std::map<std::string, std::string> aliases_;                   // spelling -> option name
   std::map<std::string, std::vector<std::string>> spellings_;    // option name -> its aliases
 };

@@ -1,5 +1,7 @@
 #include "tools/supervised.h"
 
+#include "train/supervised_flags.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -75,66 +77,22 @@ int supervised_command(SupervisedMode mode, const std::vector<std::string>& argv
   // --pretrained (or the resumed run's) decides the architecture.
   Pretrained pre;
   DataSetup d;
-  auto resolve = [&](Args& args) {
-    const bool resuming = !args.str("resume").empty();
-    if (from_pretrained && !resuming) {  // a resumed run has its weights and flags already
-      MOCO_CHECK(!args.str("pretrained").empty(), "moco {} needs --pretrained RUN_OR_CHECKPOINT", name);
-      pre = load_pretrained(args.str("pretrained"));
-      adopt_model_flags(args, pre);
-    }
-    d = open_data(args, args.real("label-fraction", 0, 1), uint64_t(args.integer("seed", 0)));
-    const int64_t nval = args.integer("val-samples", 0);
-    if (nval > 0 && nval < d.val->size())
-      d.val = data::subset_by_fraction(d.val, double(nval) / double(d.val->size()), uint64_t(args.integer("seed", 0)));
-    const bool vit = args.str("arch").rfind("vit", 0) == 0;
-    // Clamped before the lr is scaled from it: the lr must follow the batch
-    // the optimiser sees, not the one asked for.
-    if (args.integer("batch-size", 1, 1 << 24) > d.train->size()) {
-      std::printf("note: --batch-size %lld is larger than the %lld training images; using batches of %lld%s\n",
-                  (long long)args.integer("batch-size", 1), (long long)d.train->size(), (long long)d.train->size(),
-                  args.str("lr") == "auto" ? " (and the lr for that batch)" : "");
-      args.set("batch-size", std::to_string(d.train->size()));
-    }
-    // Every "auto" value from the library's recipe.
-    const SupervisedRecipe rec =
-        supervised_recipe(mode, d.size, vit, args.integer("batch-size", 1), args.integer("epochs", 1, 1000000),
-                          args.str("optimizer") == "auto" ? "" : args.str("optimizer"));
-    auto def = [&](const char* flag, const std::string& value) {
-      if (args.str(flag) == "auto") args.set(flag, value);
-    };
-    def("crop-min", fmt::format("{}", rec.crop_min));
-    def("optimizer", rec.optimizer.kind);
-    def("lr", fmt::format("{:g}", rec.optimizer.lr));  // 6 digits, as every run so far used
-    def("wd", fmt::format("{}", rec.optimizer.weight_decay));
-    def("warmup-epochs", fmt::format("{}", rec.lr.schedule.warmup_epochs));
-    if (!linear && !args.given("cos") && args.str("schedule").empty()) args.set("cos", "1");
-  };
-  RunSetup run = setup_run(a, name, argv, resolve);
-  const uint64_t seed = run.seed;
+  RunSetup run = setup_run(a, name, argv, [&](Flags& args) {
+    if (const std::string note = resolve_supervised_flags(mode, args, pre, d); !note.empty())
+      std::printf("note: %s\n", note.c_str());
+  });
   ModelSpec spec = model_spec(a, d.size, d.channels, int64_t(d.classes.size()));
   run.check_resumed_model(spec);
   run.record_resolved(spec, d);
-  const int64_t epochs = a.integer("epochs", 1, 1000000), B = a.integer("batch-size", 1, 1 << 24);
-  const double lr = a.real("lr", 0), wd = a.real("wd", 0), warmup = a.real("warmup-epochs", 0);
-  MOCO_CHECK(warmup < double(epochs), "--warmup-epochs {} must be less than --epochs {}", warmup, epochs);
-  if (run.device.is_cpu()) check_model_fits(spec, 4, B, "training");  // weights, gradients, two optimiser states
+  const SupervisedRecipe recipe = supervised_recipe(mode, a);
+  const int64_t epochs = recipe.epochs;
+  if (run.device.is_cpu()) check_model_fits(spec, 4, recipe.batch_size, "training");  // weights, gradients, two optimiser states
 
   std::printf("moco %s: %s\n  data: %s\n  %s\n  run folder: %s\n", name.c_str(), spec.describe().c_str(),
               d.describe().c_str(), d.sources().c_str(), run.out.c_str());
 
-  SupervisedRecipe recipe;
-  recipe.mode = mode;
-  recipe.epochs = epochs;
-  recipe.batch_size = B;
-  recipe.eval_batch_size = a.integer("eval-batch-size", 1);
-  recipe.crop_min = a.real("crop-min", 0, 1);
-  recipe.sync_bn = a.on("sync-bn");
-  recipe.check_sync_every = a.integer("check-sync-every", 0);
-  recipe.optimizer = {a.str("optimizer"), lr, a.real("momentum", 0, 1), wd};
-  recipe.lr = warmup > 0 ? LrPlan::warmup_cosine(lr, double(epochs), warmup)
-                         : LrPlan::per_epoch(lr, double(epochs), a.on("cos"), milestones(a));
   const bool load_pre = from_pretrained && run.resume_from.empty();
-  SupervisedTrainer trainer(recipe, spec, d, run.device, seed, load_pre ? &pre : nullptr);
+  SupervisedTrainer trainer(recipe, spec, d, run.device, run.seed, load_pre ? &pre : nullptr);
   if (load_pre)
     std::printf("  loaded the pretrained backbone from %s (%zu tensors)\n", pre.path.c_str(), pre.backbone.size());
   RunDir& dir = begin_run(run, d, trainer);
