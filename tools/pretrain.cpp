@@ -1,23 +1,11 @@
 #include "tools/pretrain.h"
 
+#include "train/checkpoint_knn.h"
 #include "train/pretrain_flags.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <map>
 
-#include "autograd/engine.h"
-#include "autograd/ops.h"
 #include "contrastive/contrastive.h"
-#include "contrastive/internals.h"
-#include "data/loader.h"
-#include "data/transforms.h"
-#include "nn/init.h"
-#include "nn/state_dict.h"
-#include "optim/optim.h"
-#include "tensor/backend.h"
 #include "tools/progress.h"
 #include "tools/run_plot.h"
 #include "train/stop_signal.h"
@@ -182,30 +170,13 @@ int knn_command(const std::vector<std::string>& argv) {
       .opt("device", "cpu", "cpu | cuda (cuda:N)")
       .flag("json", "print one JSON line");
   if (!a.parse(argv)) return 0;
-  MOCO_CHECK(!a.str("pretrained").empty(), "moco knn needs --pretrained RUN_OR_CHECKPOINT");
-  Pretrained pre = load_pretrained(a.str("pretrained"));
-  adopt_model_flags(a, pre);
-  const int threads = int(a.integer("threads", 0, 4096));
-  if (threads > 0) set_num_threads(threads);
-  const Device dev = open_device(a.str("device"));
-  const uint64_t seed = uint64_t(a.integer("seed", 0));
-  DataSetup d = open_data(a, a.real("label-fraction", 0, 1), seed);
-  ModelSpec spec = model_spec(a, d.size, d.channels, 0);
-  std::shared_ptr<nn::Backbone> model = make_backbone(spec);
-  nn::load_into(model->state_dict(), pre.backbone, true, "--pretrained " + pre.path);
-  model->to(dev);
-  model->eval();
-  auto f = [&](const Tensor& x) { return model->features(to_device(x, dev)); };
-  const int64_t k = a.integer("knn-k", 1);
-  const double T = a.real("knn-t", 1e-9);
-  const double top1 = knn_top1(f, d.train, d.val, d, k, T, a.integer("knn-bank", 0), a.integer("knn-test", 0), seed,
-                               a.integer("batch-size", 1), progress_hooks());
+  const CheckpointKnn r = checkpoint_knn(a, progress_hooks());
   if (a.on("json"))
     std::printf("{\"checkpoint\": \"%s\", \"knn_top1\": %.4f, \"k\": %lld, \"t\": %g, \"dataset\": \"%s\"}\n",
-                json_escape(pre.path).c_str(), top1, (long long)k, T, json_escape(d.spec).c_str());
+                json_escape(r.checkpoint).c_str(), r.top1, (long long)r.k, r.t, json_escape(r.data.spec).c_str());
   else
-    std::printf("%s\n  %s\n  data: %s\nkNN top-1: %.2f%% (k %lld, T %g)\n", pre.path.c_str(), spec.describe().c_str(),
-                d.describe().c_str(), top1, (long long)k, T);
+    std::printf("%s\n  %s\n  data: %s\nkNN top-1: %.2f%% (k %lld, T %g)\n", r.checkpoint.c_str(),
+                r.spec.describe().c_str(), r.data.describe().c_str(), r.top1, (long long)r.k, r.t);
   return 0;
 }
 

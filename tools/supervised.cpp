@@ -2,19 +2,8 @@
 
 #include "train/supervised_flags.h"
 
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
 
-#include "autograd/engine.h"
-#include "autograd/ops.h"
-#include "data/loader.h"
-#include "data/transforms.h"
-#include "nn/init.h"
-#include "nn/linear.h"
-#include "nn/state_dict.h"
-#include "optim/optim.h"
 #include "tools/progress.h"
 #include "train/stop_signal.h"
 
