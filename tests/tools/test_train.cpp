@@ -13,7 +13,8 @@
 #include <fstream>
 #include <map>
 
-#include "nn/json.h"
+#include <nlohmann/json.hpp>
+
 #include "nn/safetensors.h"
 #include "nn/state_dict.h"
 #include "test_util.h"
@@ -281,28 +282,27 @@ TEST_CASE("compare: two seeds of four models, report.md, summary.json with verdi
   // summary.json: machine-readable, the names the issue fixed
   std::ifstream sj(out + "/summary.json");
   REQUIRE(sj);
-  std::string text((std::istreambuf_iterator<char>(sj)), {});
-  nn::Json j = nn::parse_json(text, "summary.json");
-  REQUIRE(j.find("seeds"));
-  CHECK(j.find("seeds")->i == 2);
-  CHECK(j.find("preset")->s == "quick");
-  const nn::Json* models = j.find("models");
-  REQUIRE(models);
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  REQUIRE(j.contains("seeds"));
+  CHECK(j.at("seeds") == 2);
+  CHECK(j.at("preset") == "quick");
+  REQUIRE(j.contains("models"));
+  const nlohmann::json& models = j.at("models");
   for (const char* name : {"resnet", "moco_resnet", "vit", "moco_vit"}) {
     INFO(name);
-    const nn::Json* m = models->find(name);
-    REQUIRE(m);
-    CHECK(m->find("seeds")->i == 2);
-    CHECK(m->find("steps")->i == 4);  // 2 epochs x 2 steps
+    REQUIRE(models.contains(name));
+    const nlohmann::json& m = models.at(name);
+    CHECK(m.at("seeds") == 2);
+    CHECK(m.at("steps") == 4);  // 2 epochs x 2 steps
     for (const char* key : {"best_top1_mean", "best_top1_std", "final_top1_mean", "smoothness_mean"}) {
       INFO(key);
-      REQUIRE(m->find(key));
-      CHECK(m->find(key)->kind == nn::Json::Kind::number);
+      REQUIRE(m.contains(key));
+      CHECK(m.at(key).is_number());
     }
     const bool moco = std::string(name).rfind("moco_", 0) == 0;
-    CHECK((m->find("knn_mean")->kind == nn::Json::Kind::number) == moco);
-    CHECK((m->find("knn_init_mean")->kind == nn::Json::Kind::number) == moco);
-    CHECK((m->find("pretrain_steps")->kind == nn::Json::Kind::integer) == moco);
+    CHECK(m.at("knn_mean").is_number() == moco);
+    CHECK(m.at("knn_init_mean").is_number() == moco);
+    CHECK(m.at("pretrain_steps").is_number_integer() == moco);
   }
   // the mean in summary.json is the mean of the per-seed values in the run folders
   {
@@ -314,17 +314,17 @@ TEST_CASE("compare: two seeds of four models, report.md, summary.json with verdi
           if (k == "val_top1") b = std::max(b, v);
       best.push_back(b);
     }
-    CHECK(models->find("vit")->find("best_top1_mean")->d == doctest::Approx((best[0] + best[1]) / 2).epsilon(1e-3));
+    CHECK(models.at("vit").at("best_top1_mean").get<double>() ==
+          doctest::Approx((best[0] + best[1]) / 2).epsilon(1e-3));
   }
-  const nn::Json* verdicts = j.find("verdicts");
-  REQUIRE(verdicts);
+  REQUIRE(j.contains("verdicts"));
   for (const char* key : {"moco_resnet_vs_resnet", "moco_vit_vs_vit", "smoothness"}) {
     INFO(key);
-    const nn::Json* v = verdicts->find(key);
-    REQUIRE(v);
-    REQUIRE(v->find("ci95"));
-    CHECK(v->find("ci95")->items.size() == 2);
-    const std::string verdict = v->find("verdict")->s;
+    REQUIRE(j.at("verdicts").contains(key));
+    const nlohmann::json& v = j.at("verdicts").at(key);
+    REQUIRE(v.contains("ci95"));
+    CHECK(v.at("ci95").size() == 2);
+    const std::string verdict = v.at("verdict");
     CHECK((verdict == "holds" || verdict == "reversed" || verdict == "not resolved at this budget"));
   }
   if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) CHECK(fs::is_regular_file(out + "/curves.png"));
