@@ -92,6 +92,8 @@ put("safetensors", "two", st({"w": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4
                               "n": ("I64", [1], struct.pack("<q", 7))}, {"epoch": "3"}))
 put("safetensors", "f64", st({"x": ("F64", [3], struct.pack("<3d", 0.5, -1, 2))}))
 put("safetensors", "truncated", st({"w": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4))})[:-5])
+dup = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+put("safetensors", "duplicate", struct.pack("<Q", len(dup)) + dup + bytes(4))  # a name twice: refused
 
 # json: a run folder's config.json (format 2 as write_run_config writes it,
 # and the flat format 1) and metrics.jsonl rows (json_line's spelling).
