@@ -211,12 +211,14 @@ std::vector<MetricsRow> RunDir::read_rows(const std::string& table) const {
     json j;
     try {
       j = json::parse(line);
-    } catch (const json::parse_error& e) {
-      // nlohmann's text counts lines and columns within the row: the file's line replaces them.
-      const std::string why = e.what();
-      const size_t at = why.find(": ");
-      fail("{} line {}, column {}: not a JSON row ({})", printable(path), no, e.byte,
-           printable(at == std::string::npos ? why : why.substr(at + 2)));
+    } catch (const json::exception& e) {  // a syntax error, or a number past double's range
+      // nlohmann's text counts lines and columns within the row: the file's line and the column replace them.
+      const auto* syntax = dynamic_cast<const json::parse_error*>(&e);
+      std::string why = e.what();
+      const size_t at = why.find(syntax ? ": " : "] ");
+      if (at != std::string::npos) why = why.substr(at + 2);
+      fail("{} line {}{}: not a JSON row ({})", printable(path), no,
+           syntax ? fmt::format(", column {}", syntax->byte) : std::string(), printable(why));
     }
     MOCO_CHECK(j.is_object(), "{} line {}: a row is a JSON object of numbers, not a JSON {}", printable(path), no,
                j.type_name());
