@@ -92,9 +92,18 @@ put("safetensors", "two", st({"w": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4
                               "n": ("I64", [1], struct.pack("<q", 7))}, {"epoch": "3"}))
 put("safetensors", "f64", st({"x": ("F64", [3], struct.pack("<3d", 0.5, -1, 2))}))
 put("safetensors", "truncated", st({"w": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4))})[:-5])
+dup = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+put("safetensors", "duplicate", struct.pack("<Q", len(dup)) + dup + bytes(4))  # a name twice: refused
 
-# json: what config.json, knn_init.json and safetensors headers hold.
+# json: a run folder's config.json (format 2 as write_run_config writes it,
+# and the flat format 1) and metrics.jsonl rows (json_line's spelling).
 put("json", "config", json.dumps({"command": "moco pretrain --epochs 3", "epochs": "3", "lr": "0.06"}).encode())
+put("json", "config_v2", json.dumps({"format": 2, "kind": "pretrain", "command": "moco pretrain --epochs 3",
+                                     "started": "2026-11-29T11:30:00Z", "moco_version": "0.1.0", "commit": "83b770f",
+                                     "flags": {"epochs": 3, "lr": 0.06, "cos": True, "dataset": "mnist"},
+                                     "machine": {"threads": 2, "device": "cpu"}}, indent=2).encode() + b"\n")
+put("json", "metrics_row", b'{"epoch": 1, "step": 375, "lr": 0.06, "loss": 5.000305132548014, "knn_top1": 63.4}\n')
+put("json", "metrics_rows", b'{"epoch": 1, "loss": 5.0}\n\n{"epoch": 2, "loss": 4.5, "inst_top1": 1e-05}\n')
 put("json", "nested", b'{"a": [1, 2.5e-3, -4, true, false, null, "x\\u00e9\\n"], "b": {"c": {}}}')
 put("json", "unterminated", b'{"a": [1, 2')
 print("wrote", os.path.join(HERE, "corpus"))

@@ -3,14 +3,16 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 
 #include "data/dataset.h"
 #include "data/io.h"
-#include "nn/json.h"
 #include "nn/safetensors.h"
 #include "tensor/error.h"
+#include "train/run_config.h"
+#include "train/run_dir.h"
 
 namespace moco::fuzz {
 
@@ -92,8 +94,22 @@ void safetensors(const uint8_t* data, size_t n) {
   (void)nn::decode_safetensors(std::vector<uint8_t>(data, data + n), "fuzz.safetensors");
 }
 
+// The JSON a user hands moco besides checkpoints: a run folder's config.json
+// (--config, --resume) and its metrics.jsonl (--resume, moco plot). Both
+// readers get every input; the config reader's refusal is passed on once the
+// rows reader has had its turn.
 void json(const uint8_t* data, size_t n) {
-  (void)nn::parse_json(std::string(reinterpret_cast<const char*>(data), n), "fuzz.json");
+  const std::string dir = scratch_dir() + "/run";
+  fs::create_directories(dir);
+  std::exception_ptr refused;
+  try {
+    (void)train::read_run_config(put("run/config.json", data, n));
+  } catch (const Error&) {
+    refused = std::current_exception();
+  }
+  (void)put("run/metrics.jsonl", data, n);
+  (void)train::RunDir(dir).read_metrics();
+  if (refused) std::rethrow_exception(refused);
 }
 
 }  // namespace

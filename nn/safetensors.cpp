@@ -11,7 +11,7 @@
 #include <set>
 #include <algorithm>
 
-#include "nn/json.h"
+#include <nlohmann/json.hpp>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors io assumes a little-endian host");
 
@@ -37,46 +37,119 @@ bool parse_dtype(const std::string& s, DType& out) {
 }
 
 constexpr uint64_t kMaxHeader = 100u << 20;  // the reference implementation's limit
+constexpr int kMaxDepth = 64;  // a header is 3 levels deep; deeper is an attack on memory, not a checkpoint
+
+using json = nlohmann::json;  // objects as std::map: a header of a million keys reads in n log n
+
+std::string type_name(const json& v) {
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number_float()) return "number";
+  return v.type_name();
+}
+
+struct Header {
+  json root;
+  std::vector<std::string> order;  // the top-level keys in file order: the tensors' order
+};
+
+// The header as JSON. A key twice in one object is refused, where the
+// library would keep the last value silently: the header is ambiguous.
+Header parse_header(const std::string& text, const std::string& what) {
+  Header h;
+  std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
+  auto check = [&](int depth, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        MOCO_CHECK(depth < kMaxDepth, "{}: invalid header: nested deeper than {} levels", what, kMaxDepth);
+        if (event == json::parse_event_t::object_start) keys.emplace_back();
+        break;
+      case json::parse_event_t::object_end: keys.pop_back(); break;
+      case json::parse_event_t::key: {
+        const std::string& k = parsed.get_ref<const std::string&>();
+        if (depth == 1) {
+          MOCO_CHECK(keys.back().insert(k).second, "{}: tensor '{}' appears twice in the header", what, printable(k));
+          h.order.push_back(k);
+        } else {
+          MOCO_CHECK(keys.back().insert(k).second, "{}: invalid header: key '{}' appears twice in one object", what,
+                     printable(k));
+        }
+        break;
+      }
+      default: break;
+    }
+    return true;
+  };
+  try {
+    h.root = json::parse(text, check);
+  } catch (const json::exception& e) {
+    fail("{}: invalid JSON in the header ({})", what, printable(e.what()));
+  }
+  MOCO_CHECK(h.root.is_object(), "{}: header is of type {}, expected an object", what, type_name(h.root));
+  return h;
+}
+
+// The __metadata__ strings of a parsed header.
+std::map<std::string, std::string> read_metadata(const json& m, const std::string& what) {
+  MOCO_CHECK(m.is_object(), "{}: __metadata__ must be an object of strings", what);
+  std::map<std::string, std::string> out;
+  for (auto& [k, s] : m.items()) {
+    MOCO_CHECK(s.is_string(), "{}: __metadata__ entry '{}' is of type {}, expected a string", what, printable(k),
+               type_name(s));
+    out[k] = s.get<std::string>();
+  }
+  return out;
+}
+
+// JSON strings are UTF-8: a name that is not would make a header no reader takes.
+void check_utf8(const std::string& s, const char* what) {
+  try {
+    (void)json(s).dump();
+  } catch (const json::exception&) {
+    fail("safetensors: {} '{}' is not valid UTF-8", what, printable(s));
+  }
+}
+
+// A shape entry or data offset: an integer from 0 to 2^63 - 1.
+bool non_negative_int(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(INT64_MAX);
+  return v.is_number_integer() && v.get<int64_t>() >= 0;
+}
 
 }  // namespace
 
 std::vector<uint8_t> encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   std::set<std::string> seen;
-  std::string header = "{";
-  bool first = true;
-  if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
-    bool f = true;
-    for (auto& [k, v] : metadata) {
-      header += (f ? "" : ",") + json_quote(k) + ":" + json_quote(v);
-      f = false;
-    }
-    header += "}";
-    first = false;
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // the tensors in their order
+  for (auto& [k, v] : metadata) {
+    check_utf8(k, "metadata key");
+    check_utf8(v, "metadata value");
   }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<Tensor> host;
   uint64_t offset = 0;
   for (auto& [name, t] : tensors) {
     MOCO_CHECK(t.defined(), "safetensors: tensor '{}' is undefined", name);
     MOCO_CHECK(name != "__metadata__" && !name.empty(), "safetensors: invalid tensor name '{}'", name);
     MOCO_CHECK(seen.insert(name).second, "safetensors: tensor name '{}' appears twice", name);
+    check_utf8(name, "tensor name");
     Tensor h = t.detach().to(Device::cpu()).contiguous();
     host.push_back(h);
     const uint64_t nbytes = uint64_t(h.numel()) * dtype_size(h.dtype());
-    header += std::string(first ? "" : ",") + json_quote(name) + ":{\"dtype\":\"" + st_dtype(h.dtype()) +
-              "\",\"shape\":[";
-    for (size_t d = 0; d < h.shape().size(); ++d) header += (d ? "," : "") + std::to_string(h.shape()[d]);
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + nbytes) + "]}";
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    entry["dtype"] = st_dtype(h.dtype());
+    entry["shape"] = h.shape();
+    entry["data_offsets"] = {offset, offset + nbytes};
+    header[name] = std::move(entry);
     offset += nbytes;
-    first = false;
   }
-  header += "}";
-  while (header.size() % 8 != 0) header += ' ';  // the data starts 8-byte aligned
-  std::vector<uint8_t> out(8 + header.size() + offset);
-  const uint64_t n = header.size();
+  std::string text = header.dump();
+  while (text.size() % 8 != 0) text += ' ';  // the data starts 8-byte aligned
+  std::vector<uint8_t> out(8 + text.size() + offset);
+  const uint64_t n = text.size();
   std::memcpy(out.data(), &n, 8);
-  std::memcpy(out.data() + 8, header.data(), header.size());
-  uint8_t* data = out.data() + 8 + header.size();
+  std::memcpy(out.data() + 8, text.data(), text.size());
+  uint8_t* data = out.data() + 8 + text.size();
   for (auto& h : host) {
     const size_t nbytes = size_t(h.numel()) * dtype_size(h.dtype());
     if (nbytes) std::memcpy(data, h.raw_data(), nbytes);
@@ -94,50 +167,41 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& bytes, const std::str
              "{}: not a safetensors file or truncated (header length {} but {} bytes follow)", what, n,
              bytes.size() - 8);
   const std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, size_t(n));
-  Json root = parse_json(text, what + " (header)");
-  MOCO_CHECK(root.kind == Json::Kind::object, "{}: header is a JSON {}, expected an object", what, root.kind_name());
+  const Header header = parse_header(text, what);
   const uint64_t data_size = bytes.size() - 8 - n;
   const uint8_t* data = bytes.data() + 8 + n;
   SafeTensors out;
-  std::set<std::string> seen;
   struct Range {
     uint64_t begin, end;
     std::string name;
   };
   std::vector<Range> ranges;
-  for (auto& [name, v] : root.members) {
-    MOCO_CHECK(seen.insert(name).second, "{}: tensor '{}' appears twice in the header", what, name);
-    if (name == "__metadata__") {
-      MOCO_CHECK(v.kind == Json::Kind::object, "{}: __metadata__ must be an object of strings", what);
-      for (auto& [k, s] : v.members) {
-        MOCO_CHECK(s.kind == Json::Kind::string, "{}: __metadata__ entry '{}' is a {}, expected a string", what, k,
-                   s.kind_name());
-        out.metadata[k] = s.s;
-      }
+  for (const std::string& key : header.order) {
+    const json& v = header.root.at(key);
+    const std::string name = printable(key);
+    if (key == "__metadata__") {
+      out.metadata = read_metadata(v, what);
       continue;
     }
-    MOCO_CHECK(v.kind == Json::Kind::object, "{}: tensor '{}': header entry is a {}, expected an object", what, name,
-               v.kind_name());
-    const Json* dt = v.find("dtype");
-    const Json* sh = v.find("shape");
-    const Json* off = v.find("data_offsets");
-    MOCO_CHECK(dt && dt->kind == Json::Kind::string && sh && sh->kind == Json::Kind::array && off &&
-                   off->kind == Json::Kind::array && off->items.size() == 2,
+    MOCO_CHECK(v.is_object(), "{}: tensor '{}': header entry is of type {}, expected an object", what, name,
+               type_name(v));
+    auto dt = v.find("dtype"), sh = v.find("shape"), off = v.find("data_offsets");
+    MOCO_CHECK(dt != v.end() && dt->is_string() && sh != v.end() && sh->is_array() && off != v.end() &&
+                   off->is_array() && off->size() == 2,
                "{}: tensor '{}': needs \"dtype\" (string), \"shape\" (array) and \"data_offsets\" ([begin, end])",
                what, name);
+    const std::string& dtype_name = dt->get_ref<const std::string&>();
     DType dtype;
-    MOCO_CHECK(parse_dtype(dt->s, dtype), "{}: tensor '{}' has dtype {}; moco.cpp reads F32, F64 and I64", what,
-               name, dt->s);
+    MOCO_CHECK(parse_dtype(dtype_name, dtype), "{}: tensor '{}' has dtype {}; moco.cpp reads F32, F64 and I64", what,
+               name, printable(dtype_name));
     Shape shape;
-    for (auto& d : sh->items) {
-      MOCO_CHECK(d.kind == Json::Kind::integer && d.i >= 0, "{}: tensor '{}': shape entries must be integers >= 0",
-                 what, name);
-      shape.push_back(d.i);
+    for (auto& d : *sh) {
+      MOCO_CHECK(non_negative_int(d), "{}: tensor '{}': shape entries must be integers >= 0 (below 2^63)", what, name);
+      shape.push_back(d.get<int64_t>());
     }
-    for (auto& o : off->items)
-      MOCO_CHECK(o.kind == Json::Kind::integer && o.i >= 0, "{}: tensor '{}': data_offsets must be integers >= 0",
-                 what, name);
-    const uint64_t b = uint64_t(off->items[0].i), e = uint64_t(off->items[1].i);
+    for (auto& o : *off)
+      MOCO_CHECK(non_negative_int(o), "{}: tensor '{}': data_offsets must be integers >= 0 (below 2^63)", what, name);
+    const uint64_t b = (*off)[0].get<uint64_t>(), e = (*off)[1].get<uint64_t>();
     // The element count in checked arithmetic: a crafted shape must not wrap
     // around to a small (or negative) numel that passes the size checks.
     uint64_t need = dtype_size(dtype);
@@ -148,11 +212,11 @@ SafeTensors decode_safetensors(const std::vector<uint8_t>& bytes, const std::str
                "{}: tensor '{}': data_offsets [{}, {}] lie outside the {} data bytes (file truncated?)", what, name, b,
                e, data_size);
     MOCO_CHECK(e - b == need, "{}: tensor '{}': {} {} needs {} bytes but data_offsets span {}", what, name,
-               dt->s, shape_str(shape), need, e - b);
+               dtype_name, shape_str(shape), need, e - b);
     if (need) ranges.push_back({b, e, name});
     Tensor t = Tensor::empty(shape, dtype);
     if (need) std::memcpy(t.raw_data(), data + b, size_t(need));
-    out.tensors.emplace_back(name, t);
+    out.tensors.emplace_back(key, t);
   }
   // Two tensors may not share bytes: a file that aliases them was not written
   // by any safetensors writer, and loading it would tie weights silently.
@@ -216,18 +280,9 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
   std::string text(size_t(n), '\0');
   MOCO_CHECK(in.read(text.data(), std::streamsize(n)), "{}: not a safetensors file or truncated (header length {})",
              path, n);
-  Json root = parse_json(text, path + " (header)");
-  MOCO_CHECK(root.kind == Json::Kind::object, "{}: header is a JSON {}, expected an object", path, root.kind_name());
-  std::map<std::string, std::string> out;
-  if (const Json* m = root.find("__metadata__")) {
-    MOCO_CHECK(m->kind == Json::Kind::object, "{}: __metadata__ must be an object of strings", path);
-    for (auto& [k, s] : m->members) {
-      MOCO_CHECK(s.kind == Json::Kind::string, "{}: __metadata__ entry '{}' is a {}, expected a string", path, k,
-                 s.kind_name());
-      out[k] = s.s;
-    }
-  }
-  return out;
+  const json root = parse_header(text, path).root;
+  auto m = root.find("__metadata__");
+  return m == root.end() ? std::map<std::string, std::string>() : read_metadata(*m, path);
 }
 
 }  // namespace moco::nn

@@ -4,6 +4,9 @@
 #include "train/pretrain_flags.h"
 
 #include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "contrastive/contrastive.h"
 #include "tools/progress.h"
@@ -172,8 +175,13 @@ int knn_command(const std::vector<std::string>& argv) {
   if (!a.parse(argv)) return 0;
   const CheckpointKnn r = checkpoint_knn(a, progress_hooks());
   if (a.on("json"))
-    std::printf("{\"checkpoint\": \"%s\", \"knn_top1\": %.4f, \"k\": %lld, \"t\": %g, \"dataset\": \"%s\"}\n",
-                json_escape(r.checkpoint).c_str(), r.top1, (long long)r.k, r.t, json_escape(r.data.spec).c_str());
+    std::printf("%s\n", nlohmann::ordered_json{{"checkpoint", r.checkpoint},
+                                               {"knn_top1", std::stod(fmt::format("{:.4f}", r.top1))},
+                                               {"k", r.k},
+                                               {"t", r.t},
+                                               {"dataset", r.data.spec}}
+                            .dump()
+                            .c_str());
   else
     std::printf("%s\n  %s\n  data: %s\nkNN top-1: %.2f%% (k %lld, T %g)\n", r.checkpoint.c_str(),
                 r.spec.describe().c_str(), r.data.describe().c_str(), r.top1, (long long)r.k, r.t);

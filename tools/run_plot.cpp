@@ -9,7 +9,8 @@
 #include <optional>
 #include <tuple>
 
-#include "nn/json.h"
+#include <nlohmann/json.hpp>
+
 #include "train/run_config.h"
 #include "tools/args.h"
 #include "tools/cli_common.h"
@@ -29,11 +30,6 @@ struct RunData {
   std::optional<double> knn_init;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
 std::map<std::string, std::string> read_config(const std::string& dir) {
   std::map<std::string, std::string> out;
   const std::string path = (fs::path(dir) / "config.json").string();
@@ -49,12 +45,17 @@ std::map<std::string, std::string> read_config(const std::string& dir) {
 std::optional<double> read_knn_init(const std::string& dir) {
   const std::string path = (fs::path(dir) / "knn_init.json").string();
   if (!fs::is_regular_file(path)) return std::nullopt;
-  nn::Json j = nn::parse_json(read_text(path), path);
-  const nn::Json* v = j.find("knn_top1");
-  if (v == nullptr) return std::nullopt;
-  if (v->kind == nn::Json::Kind::number) return v->d;
-  if (v->kind == nn::Json::Kind::integer) return double(v->i);
-  return std::nullopt;
+  using json = nlohmann::json;
+  std::ifstream f(path);
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const json::exception& e) {
+    fail("{}: not valid JSON ({})", printable(path), printable(e.what()));
+  }
+  auto v = j.is_object() ? j.find("knn_top1") : j.end();
+  if (v == j.end() || !v->is_number()) return std::nullopt;
+  return v->get<double>();
 }
 
 // Why `dir` cannot be plotted, or "" when it can.

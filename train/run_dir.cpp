@@ -13,28 +13,14 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 
 namespace moco::train {
 
 namespace fs = std::filesystem;
-
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) o += fmt::format("\\u{:04x}", int(c));
-        else o += c;
-    }
-  }
-  return o;
-}
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   nn::write_file_atomic(path, std::vector<uint8_t>(content.begin(), content.end()));
@@ -130,11 +116,17 @@ std::vector<std::string> csv_header(const std::string& path) {
   return out;
 }
 
+// {"name": value, ...} with the spacing and number spelling of every
+// version so far: keys quoted by nlohmann-json, numbers by fmt, whose "{}" is
+// the shortest text that reads back the same double (nlohmann's dump writes
+// 1.0 for 1 and, in about 1% of doubles, a longer spelling).
 std::string json_line(const MetricsRow& row) {
-  std::string json = "{";
+  std::string line = "{";
   for (auto& [k, v] : row)
-    if (std::isfinite(v)) json += fmt::format("{}\"{}\": {}", json.size() > 1 ? ", " : "", json_escape(k), v);
-  return json + "}\n";
+    if (std::isfinite(v))
+      line += fmt::format("{}{}: {}", line.size() > 1 ? ", " : "",
+                          nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), v);
+  return line + "}\n";
 }
 
 std::string csv_line(const std::vector<std::string>& columns, const MetricsRow& row) {
@@ -190,22 +182,35 @@ void RunDir::append_row(const std::string& table, const std::vector<std::string>
   }
 }
 
-// Parses the flat {"name": number, ...} lines this class writes.
+// One JSON object of numbers a line, as json_line writes them; blank lines are
+// skipped, anything else is an error naming the file and line.
 std::vector<MetricsRow> RunDir::read_rows(const std::string& table) const {
+  using json = nlohmann::ordered_json;  // a row's names in file order: the CSV's column order
+  const std::string path = file(table + ".jsonl");
   std::vector<MetricsRow> rows;
-  std::ifstream f(file(table + ".jsonl"));
+  std::ifstream f(path);
   std::string line;
-  while (std::getline(f, line)) {
+  for (size_t no = 1; std::getline(f, line); ++no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception& e) {  // a syntax error, or a number past double's range
+      // nlohmann's text counts lines and columns within the row: the file's line and the column replace them.
+      const auto* syntax = dynamic_cast<const json::parse_error*>(&e);
+      std::string why = e.what();
+      const size_t at = why.find(syntax ? ": " : "] ");
+      if (at != std::string::npos) why = why.substr(at + 2);
+      fail("{} line {}{}: not a JSON row ({})", printable(path), no,
+           syntax ? fmt::format(", column {}", syntax->byte) : std::string(), printable(why));
+    }
+    MOCO_CHECK(j.is_object(), "{} line {}: a row is a JSON object of numbers, not a JSON {}", printable(path), no,
+               j.type_name());
     MetricsRow row;
-    size_t p = 0;
-    while ((p = line.find('"', p)) != std::string::npos) {
-      const size_t q = line.find('"', p + 1);
-      const size_t colon = line.find(':', q);
-      if (q == std::string::npos || colon == std::string::npos) break;
-      const std::string key = line.substr(p + 1, q - p - 1);
-      row.emplace_back(key, std::strtod(line.c_str() + colon + 1, nullptr));
-      p = line.find_first_of(",}", colon);
-      if (p == std::string::npos) break;
+    for (auto& [k, v] : j.items()) {
+      MOCO_CHECK(v.is_number(), "{} line {}: \"{}\" is a JSON {}, expected a number", printable(path), no,
+                 printable(k), v.type_name());
+      row.emplace_back(k, v.get<double>());
     }
     if (!row.empty()) rows.push_back(row);
   }

@@ -35,6 +35,8 @@ class RunDir {
   // folder of an older version, resumed) is rewritten from the JSONL with
   // the wider header, so every row stays in its column.
   void append_row(const std::string& table, const std::vector<std::string>& columns, const MetricsRow& row) const;
+  // TABLE.jsonl's rows ({} without the file); a line that is not a JSON
+  // object of numbers is an error naming the file and the line.
   std::vector<MetricsRow> read_rows(const std::string& table) const;
   // Keeps the rows whose `key` is at most `max` (and those without it): on
   // resume, the steps after the checkpoint go.
@@ -75,6 +77,5 @@ std::optional<double> find_value(const MetricsRow& row, const std::string& name)
 // Writes `content` to `path` through a temporary file and a rename, so a
 // crash never leaves a half-written file in place of a good one.
 void write_file_atomic(const std::string& path, const std::string& content);
-std::string json_escape(const std::string& s);
 
 }  // namespace moco::train

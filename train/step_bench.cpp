@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "contrastive/internals.h"
@@ -48,17 +50,6 @@ double peak_rss_mib() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-}
-
-std::string env_or_null(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? "\"" + json_escape(v) + "\"" : "null";
-}
-
-std::string json_list(const std::vector<double>& v) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.4f}", s.empty() ? "" : ", ", x);
-  return "[" + s + "]";
 }
 
 }  // namespace
@@ -116,35 +107,55 @@ double BenchResult::internals_overhead() const {
 }
 
 std::string BenchResult::json() const {
-  const bool vit = opt.arch.rfind("vit", 0) == 0;
-  std::string extra;
-  if (opt.method == "mocov2") extra = fmt::format(", \"moco_k\": {}, \"bn_splits\": {}", opt.moco_k, opt.bn_splits);
-  if (opt.method == "mocov3") extra = fmt::format(", \"mlp_dim\": {}", opt.mlp_dim);
-  if (vit)
-    extra += fmt::format(", \"patch\": {}, \"depth\": {}, \"dim\": {}, \"heads\": {}", opt.patch, opt.depth, opt.dim,
-                         opt.heads);
+  // Seconds to 0.1 ms (internals 10 us, overheads 1e-6), rates to 0.01: the precision the timer's noise allows.
+  auto rounded = [](double x, int digits) { return std::stod(fmt::format("{:.{}f}", x, digits)); };
+  auto list = [&](const std::vector<double>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : v) a.push_back(rounded(x, 4));
+    return a;
+  };
+  auto env = [](const char* name) -> nlohmann::json {
+    const char* v = std::getenv(name);
+    return v ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
+  nlohmann::ordered_json j = {{"impl", "moco.cpp"},
+                              {"method", opt.method},
+                              {"arch", opt.arch},
+                              {"model", opt.arch},  // beside "arch" for bench/train_step_table.py
+                              {"device", device},
+                              {"batch", opt.batch},
+                              {"image_size", opt.size},
+                              {"input", {opt.channels, opt.size, opt.size}},
+                              {"threads", threads}};
+  if (opt.method == "mocov2") j["moco_k"] = opt.moco_k, j["bn_splits"] = opt.bn_splits;
+  if (opt.method == "mocov3") j["mlp_dim"] = opt.mlp_dim;
+  if (opt.arch.rfind("vit", 0) == 0)
+    j["patch"] = opt.patch, j["depth"] = opt.depth, j["dim"] = opt.dim, j["heads"] = opt.heads;
   else
-    extra += fmt::format(", \"width\": {}", opt.width);
-  if (opt.log_every > 0)
-    extra += fmt::format(
-        ", \"log_every\": {}, \"internals_sec\": {:.5f}, \"plain_step_sec\": {:.4f}, \"logged_step_sec\": {:.4f}, "
-        "\"internals_overhead\": {:.6f}, \"internals_times\": {}",
-        opt.log_every, median(internals_sec), median(plain_step_sec), median(logged_step_sec), internals_overhead(),
-        json_list(internals_sec));
-  // "model" stays beside "arch" for bench/train_step_table.py.
-  return fmt::format(
-      "{{\"impl\": \"moco.cpp\", \"method\": \"{}\", \"arch\": \"{}\", \"model\": \"{}\", \"device\": \"{}\", "
-      "\"batch\": {}, \"image_size\": {}, \"input\": [{}, {}, {}], \"threads\": {}{}, \"trainable_params\": {}, "
-      "\"images_per_sec\": {:.2f}, \"sec_per_step\": {:.4f}, \"sec_min\": {:.4f}, \"sec_max\": {:.4f}, "
-      "\"forward_sec\": {:.4f}, \"backward_sec\": {:.4f}, \"optimizer_sec\": {:.4f}, \"cpu_sec_per_step\": {:.4f}, "
-      "\"peak_rss_mib\": {:.1f}, \"losses\": {}, \"step_times\": {}, \"OPENBLAS_CORETYPE\": {}, "
-      "\"OPENBLAS_L2_SIZE\": {}, \"OPENBLAS_NUM_THREADS\": {}, \"OMP_WAIT_POLICY\": {}}}",
-      opt.method, opt.arch, opt.arch, device, opt.batch, opt.size, opt.channels, opt.size, opt.size, threads, extra,
-      trainable_params, images_per_sec(), sec_per_step(), *std::min_element(step_sec.begin(), step_sec.end()),
-      *std::max_element(step_sec.begin(), step_sec.end()), median(forward_sec), median(backward_sec),
-      median(optimizer_sec), median(cpu_sec), peak_rss_mib, json_list(losses), json_list(step_sec),
-      env_or_null("OPENBLAS_CORETYPE"), env_or_null("OPENBLAS_L2_SIZE"), env_or_null("OPENBLAS_NUM_THREADS"),
-      env_or_null("OMP_WAIT_POLICY"));
+    j["width"] = opt.width;
+  if (opt.log_every > 0) {
+    j["log_every"] = opt.log_every;
+    j["internals_sec"] = rounded(median(internals_sec), 5);
+    j["plain_step_sec"] = rounded(median(plain_step_sec), 4);
+    j["logged_step_sec"] = rounded(median(logged_step_sec), 4);
+    j["internals_overhead"] = rounded(internals_overhead(), 6);
+    j["internals_times"] = list(internals_sec);
+  }
+  j["trainable_params"] = trainable_params;
+  j["images_per_sec"] = rounded(images_per_sec(), 2);
+  j["sec_per_step"] = rounded(sec_per_step(), 4);
+  j["sec_min"] = rounded(*std::min_element(step_sec.begin(), step_sec.end()), 4);
+  j["sec_max"] = rounded(*std::max_element(step_sec.begin(), step_sec.end()), 4);
+  j["forward_sec"] = rounded(median(forward_sec), 4);
+  j["backward_sec"] = rounded(median(backward_sec), 4);
+  j["optimizer_sec"] = rounded(median(optimizer_sec), 4);
+  j["cpu_sec_per_step"] = rounded(median(cpu_sec), 4);
+  j["peak_rss_mib"] = rounded(peak_rss_mib, 1);
+  j["losses"] = list(losses);
+  j["step_times"] = list(step_sec);
+  for (const char* e : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"})
+    j[e] = env(e);
+  return j.dump();
 }
 
 std::string BenchResult::text() const {

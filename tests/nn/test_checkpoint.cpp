@@ -8,8 +8,9 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "autograd/ops.h"
-#include "nn/json.h"
 #include "nn/nn.h"
 #include "nn_fixture.h"
 
@@ -118,15 +119,14 @@ TEST_CASE("checkpoint: the file we write holds PyTorch's tensors, byte for byte,
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   CHECK(n % 8 == 0);
-  Json header = parse_json(std::string(bytes.begin() + 8, bytes.begin() + 8 + long(n)), "header");
+  const auto header = nlohmann::ordered_json::parse(bytes.begin() + 8, bytes.begin() + 8 + long(n));
   int64_t expect_begin = 0;
-  for (auto& [name, e] : header.members) {
+  for (auto& [name, e] : header.items()) {
     if (name == "__metadata__") continue;
-    const Json* off = e.find("data_offsets");
-    REQUIRE(off != nullptr);
-    CHECK(off->items[0].i == expect_begin);
-    expect_begin = off->items[1].i;
-    CHECK((e.find("dtype")->s == "F32" || e.find("dtype")->s == "I64"));
+    REQUIRE(e.contains("data_offsets"));
+    CHECK(e.at("data_offsets").at(0) == expect_begin);
+    expect_begin = e.at("data_offsets").at(1);
+    CHECK((e.at("dtype") == "F32" || e.at("dtype") == "I64"));
   }
   CHECK(uint64_t(expect_begin) == bytes.size() - 8 - n);
   // (tests/parity/gen_nn.py --check FILE loads such a file into PyTorch, strict.)
@@ -205,14 +205,37 @@ TEST_CASE("safetensors: corrupt and unsupported files are errors that say what i
                        doctest::Contains("appears twice"), Error);
 }
 
-TEST_CASE("json: the header reader handles escapes, nesting, numbers; the writer quotes") {
-  Json j = parse_json(R"({"a\"b": [1, -2, 3.5e1, true, false, null], "u": "\u00e9\n", "o": {}})", "t");
-  REQUIRE(j.kind == Json::Kind::object);
-  REQUIRE(j.members.size() == 3);
-  CHECK(j.members[0].first == "a\"b");
-  CHECK(j.members[0].second.items[1].i == -2);
-  CHECK(j.members[0].second.items[2].d == 35.0);
-  CHECK(j.find("u")->s == "\xc3\xa9\n");
-  CHECK(parse_json(json_quote("x\"\\\n\x01"), "q").s == "x\"\\\n\x01");
-  CHECK_THROWS_WITH_AS(parse_json("{} x", "t"), doctest::Contains("trailing"), Error);
+TEST_CASE("safetensors: the header is strict JSON: one value per key, bounded nesting, UTF-8, whole numbers") {
+  TempDir tmp;
+  const std::string p = tmp.file("x.safetensors");
+  auto expect_error = [&](const std::string& header, size_t data_bytes, const char* what) {
+    write_bytes(p, raw_file(header, data_bytes));
+    CHECK_THROWS_WITH_AS(load_safetensors(p), doctest::Contains(what), Error);
+    CHECK_THROWS_WITH_AS(load_safetensors(p), doctest::Contains("x.safetensors"), Error);
+  };
+  const std::string w = R"("w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  expect_error("{" + w + "," + w + "}", 4, "tensor 'w' appears twice in the header");
+  expect_error(R"({"w":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}})", 4,
+               "key 'dtype' appears twice in one object");
+  expect_error(R"({"__metadata__":{"a":"1","a":"2"}})", 0, "key 'a' appears twice");
+  expect_error(R"({"__metadata__":)" + std::string(100, '[') + std::string(100, ']') + "}", 0,
+               "nested deeper than 64 levels");
+  expect_error("{\"w\xff\":{}}", 0, "invalid JSON");
+  expect_error("{" + w + "} x", 4, "invalid JSON");
+  expect_error(R"({"w":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}})", 4, "shape entries");
+  expect_error(R"({"w":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,4]}})", 4, "shape entries");
+  expect_error(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551615]}})", 4, "data_offsets");
+  expect_error(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", 4, "data_offsets");
+  expect_error(R"({"w":[]})", 0, "header entry is of type array");
+  // The metadata-only reader checks the header the same way.
+  write_bytes(p, raw_file(R"({"__metadata__":{"a":"1","a":"2"}})", 0));
+  CHECK_THROWS_WITH_AS(load_safetensors_metadata(p), doctest::Contains("appears twice"), Error);
+  // What the writer writes reads back: escapes in names and metadata.
+  save_safetensors(p, {{"a\"b\\c\n\xc3\xa9", Tensor::ones({1})}}, {{"k\t", "v\"\x01"}});
+  SafeTensors back = load_safetensors(p);
+  CHECK(back.tensors.at(0).first == "a\"b\\c\n\xc3\xa9");
+  CHECK(back.metadata.at("k\t") == "v\"\x01");
+  CHECK(load_safetensors_metadata(p) == back.metadata);
+  CHECK_THROWS_WITH_AS(save_safetensors(p, {{"w\xff", Tensor::ones({1})}}), doctest::Contains("not valid UTF-8"),
+                       Error);
 }

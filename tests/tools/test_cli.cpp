@@ -107,6 +107,19 @@ TEST_CASE("run folder: config, metrics jsonl + csv, read back, truncate") {
   CHECK(header == "epoch,loss");
   run.truncate_metrics(1);
   CHECK(run.read_metrics().size() == 1);
+  // A line that is not a row of numbers is an error naming the file and the line.
+  RunDir bad(dir + "/bad");
+  auto expect_error = [&](const std::string& jsonl, const char* what) {
+    write_file_atomic(bad.file("metrics.jsonl"), jsonl);
+    CHECK_THROWS_CONTAINS(bad.read_metrics(), bad.file("metrics.jsonl") + " line 2");
+    CHECK_THROWS_CONTAINS(bad.read_metrics(), what);
+  };
+  expect_error("{\"epoch\": 1}\n{\"epoch\": 2, \"loss\": 1.5\n", "column 25: not a JSON row");
+  expect_error("{\"epoch\": 1}\n{\"epoch\": 2, \"loss\": \"x\"}\n", "\"loss\" is a JSON string, expected a number");
+  expect_error("{\"epoch\": 1}\n[1, 2]\n", "a row is a JSON object of numbers, not a JSON array");
+  expect_error("{\"epoch\": 1}\n{\"loss\": 1e999}\n", "number overflow");
+  write_file_atomic(bad.file("metrics.jsonl"), "\n{\"epoch\": 1}\n  \n{}\n");  // blank lines and {} hold no row
+  CHECK(bad.read_metrics().size() == 1);
   fs::remove_all(dir);
 }
 

@@ -12,8 +12,9 @@
 #include <fstream>
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "data/io.h"
-#include "nn/json.h"
 #include "nn/safetensors.h"
 #include "test_util.h"
 #include "tiny_data.h"
@@ -41,12 +42,12 @@ double knn_json(const std::vector<std::string>& args) {
   const std::string text = capture_stdout(tiny().out("stdout.txt"), [&] { REQUIRE(knn_command(plus(args, {"--json"})) == 0); });
   const size_t brace = text.rfind("{\"checkpoint\"");
   REQUIRE(brace != std::string::npos);
-  nn::Json j = nn::parse_json(text.substr(brace), "moco knn --json");
-  REQUIRE(j.find("knn_top1"));
-  return j.find("knn_top1")->d;
+  const nlohmann::json j = nlohmann::json::parse(text.substr(brace));
+  REQUIRE(j.contains("knn_top1"));
+  return j.at("knn_top1").get<double>();
 }
 
-nn::Json read_json(const std::string& path) { return nn::parse_json(slurp(path), path); }
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(slurp(path)); }
 
 const std::vector<std::string> kV2 = {"--moco-version", "v2", "--arch",    "resnet18", "--width",     "4",
                                       "--batch-size",   "16", "--moco-k",  "64",       "--bn-splits", "2",
@@ -90,20 +91,20 @@ TEST_CASE("inspect v2: the files, an 8 x 9 retrieval sheet with frames that matc
   CHECK(sheet.h == L.height(8));
 
   // Each neighbour's frame and corner mark say what inspect.json says of it.
-  const nn::Json j = read_json(dir + "/inspect.json");
-  const nn::Json* queries = j.find("queries");
-  REQUIRE(queries);
-  REQUIRE(queries->items.size() == 8);
+  const nlohmann::json j = read_json(dir + "/inspect.json");
+  REQUIRE(j.contains("queries"));
+  const nlohmann::json& queries = j.at("queries");
+  REQUIRE(queries.size() == 8);
   int64_t same_total = 0;
   for (size_t r = 0; r < 8; ++r) {
-    const nn::Json* nb = queries->items[r].find("neighbours");
-    REQUIRE(nb);
-    REQUIRE(nb->items.size() == 8);
+    REQUIRE(queries[r].contains("neighbours"));
+    const nlohmann::json& nb = queries[r].at("neighbours");
+    REQUIRE(nb.size() == 8);
     for (size_t c = 0; c < 8; ++c) {
       INFO("row " << r << ", neighbour " << c);
-      const bool same = nb->items[c].find("same")->b;
+      const bool same = nb[c].at("same").get<bool>();
       same_total += same;
-      CHECK(same == (nb->items[c].find("label")->i == queries->items[r].find("label")->i));
+      CHECK(same == (nb[c].at("label").get<int64_t>() == queries[r].at("label").get<int64_t>()));
       const int fx = L.frame_x(int(c) + 1), fy = L.frame_y(int(r));
       // the left edge of the frame, below the corner mark: bluish green (0, 158, 115) or vermillion (213, 94, 0)
       const int y = fy + L.cell / 2;
@@ -116,12 +117,12 @@ TEST_CASE("inspect v2: the files, an 8 x 9 retrieval sheet with frames that matc
     // the query's frame is grey
     CHECK(int(sheet.at(L.frame_y(int(r)) + L.cell / 2, L.frame_x(0) + 1, 1)) == 200);
   }
-  CHECK(j.find("agreement")->i == same_total);
-  CHECK(j.find("queue_k")->i == 64);
-  CHECK(j.find("queue_age_mean")->d == doctest::Approx(1.5));  // 16 of 64 slots a step, a full ring: ages 0..3
-  CHECK(j.find("logit_pos")->find("n")->i == 16);
-  CHECK(j.find("logit_neg")->find("n")->i == 16 * 64);
-  const double pos_mean = j.find("logit_pos")->find("mean")->d;
+  CHECK(j.at("agreement").get<int64_t>() == same_total);
+  CHECK(j.at("queue_k") == 64);
+  CHECK(j.at("queue_age_mean").get<double>() == doctest::Approx(1.5));  // 16 of 64 slots a step, a full ring: ages 0..3
+  CHECK(j.at("logit_pos").at("n") == 16);
+  CHECK(j.at("logit_neg").at("n") == 16 * 64);
+  const double pos_mean = j.at("logit_pos").at("mean").get<double>();
   CHECK(pos_mean > -1);
   CHECK(pos_mean <= 1);
 }
@@ -131,19 +132,19 @@ TEST_CASE("inspect: the kNN top-1 in the report is moco knn's, also with capped 
   const std::string run = v2_run();
   REQUIRE(inspect_command({run, "--knn-k", "10", "--out", d.out("insp_knn")}) == 0);
   const double knn = knn_json(d.args({"--pretrained", run, "--knn-k", "10"}));
-  CHECK(read_json(d.out("insp_knn") + "/inspect.json").find("knn_top1")->d == knn);
-  CHECK(read_json(d.out("insp_knn") + "/inspect.json").find("knn_test")->i == 32);
+  CHECK(read_json(d.out("insp_knn") + "/inspect.json").at("knn_top1").get<double>() == knn);
+  CHECK(read_json(d.out("insp_knn") + "/inspect.json").at("knn_test") == 32);
 
   const std::vector<std::string> capped = {"--knn-k", "10", "--knn-bank", "40", "--knn-test", "20", "--seed", "5"};
   REQUIRE(inspect_command(plus({run, "--out", d.out("insp_cap")}, capped)) == 0);
-  const nn::Json j = read_json(d.out("insp_cap") + "/inspect.json");
-  CHECK(j.find("knn_test")->i == 20);
-  CHECK(j.find("knn_bank")->i == 40);
-  CHECK(j.find("knn_top1")->d == knn_json(d.args(plus({"--pretrained", run}, capped))));
+  const nlohmann::json j = read_json(d.out("insp_cap") + "/inspect.json");
+  CHECK(j.at("knn_test") == 20);
+  CHECK(j.at("knn_bank") == 40);
+  CHECK(j.at("knn_top1").get<double>() == knn_json(d.args(plus({"--pretrained", run}, capped))));
   // Queries come from the capped test set, neighbours from the capped bank.
-  for (auto& q : j.find("queries")->items) {
-    CHECK(q.find("test_index")->i < 20);
-    for (auto& n : q.find("neighbours")->items) CHECK(n.find("bank_index")->i < 40);
+  for (auto& q : j.at("queries")) {
+    CHECK(q.at("test_index").get<int64_t>() < 20);
+    for (auto& n : q.at("neighbours")) CHECK(n.at("bank_index").get<int64_t>() < 40);
   }
 }
 
@@ -157,12 +158,12 @@ TEST_CASE("inspect: v3 (no queue), a checkpoint without queue ages and one away 
   const std::string md = slurp(v3 + "/inspect/inspect.md");
   CHECK(md.find("MoCo v3 has no queue") != std::string::npos);
   CHECK(md.find("Ages") == std::string::npos);
-  const nn::Json j = read_json(v3 + "/inspect/inspect.json");
-  CHECK(j.find("queue_k") == nullptr);
-  CHECK(j.find("logit_pos")->find("n")->i == 2 * 16);       // both directions' diagonals
-  CHECK(j.find("logit_neg")->find("n")->i == 2 * 16 * 15);  // and the rest of the batch
-  CHECK(j.find("queries")->items.size() == 3);
-  CHECK(j.find("queries")->items[0].find("neighbours")->items.size() == 5);
+  const nlohmann::json j = read_json(v3 + "/inspect/inspect.json");
+  CHECK_FALSE(j.contains("queue_k"));
+  CHECK(j.at("logit_pos").at("n") == 2 * 16);       // both directions' diagonals
+  CHECK(j.at("logit_neg").at("n") == 2 * 16 * 15);  // and the rest of the batch
+  CHECK(j.at("queries").size() == 3);
+  CHECK(j.at("queries")[0].at("neighbours").size() == 5);
   const data::Image sheet = data::load_image(v3 + "/inspect/retrieval.png");
   SheetLayout L;
   L.cell = 64;
@@ -181,9 +182,9 @@ TEST_CASE("inspect: v3 (no queue), a checkpoint without queue ages and one away 
   const std::string old = slurp(d.out("alone/inspect/inspect.md"));
   CHECK(old.find("has no `queue_age`") != std::string::npos);
   CHECK(old.find("No config.json beside the checkpoint") != std::string::npos);
-  CHECK(read_json(d.out("alone/inspect/inspect.json")).find("queue_age_mean") == nullptr);
+  CHECK(!read_json(d.out("alone/inspect/inspect.json")).contains("queue_age_mean"));
   // The data set came from the checkpoint's metadata: the same kNN as the run folder gives.
-  CHECK(read_json(d.out("alone/inspect/inspect.json")).find("knn_top1")->d ==
+  CHECK(read_json(d.out("alone/inspect/inspect.json")).at("knn_top1").get<double>() ==
         knn_json(d.args({"--pretrained", v2_run(), "--knn-k", "10"})));
 }
 
