@@ -2,9 +2,10 @@
 // reference's configuration, the MoCo steps run at a tiny size and give the
 // JSON line bench/moco_step_bench.sh reads, and bad flags fail clearly.
 #include <cmath>
-#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"
@@ -16,42 +17,26 @@ using namespace moco::cli;
 
 namespace {
 
-// The value after "key": in a flat JSON line (numbers, strings, number lists).
+// The value of `key` in a JSON line, as JSON text ("" when absent).
 std::string raw(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\": ";
-  const size_t p = json.find(k);
-  if (p == std::string::npos) return "";
-  const size_t b = p + k.size();
-  const char close = json[b] == '[' ? ']' : json[b] == '"' ? '"' : '\0';
-  const size_t e = close ? json.find(close, b + 1) + 1 : json.find_first_of(",}", b);
-  return json.substr(b, e - b);
+  const nlohmann::json j = nlohmann::json::parse(json);
+  return j.contains(key) ? j.at(key).dump() : "";
 }
 
 double number(const std::string& json, const std::string& key) {
-  const std::string v = raw(json, key);
+  const nlohmann::json j = nlohmann::json::parse(json);
   INFO("key " << key << " in " << json);
-  REQUIRE_FALSE(v.empty());
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  REQUIRE(end == v.c_str() + v.size());
-  return x;
+  REQUIRE(j.contains(key));
+  REQUIRE(j.at(key).is_number());
+  return j.at(key).get<double>();
 }
 
 std::vector<double> numbers(const std::string& json, const std::string& key) {
-  const std::string v = raw(json, key);
+  const nlohmann::json j = nlohmann::json::parse(json);
   INFO("key " << key << " in " << json);
-  REQUIRE(v.size() >= 2);
-  REQUIRE(v.front() == '[');
-  std::vector<double> out;
-  const char* p = v.c_str() + 1;
-  while (*p != ']') {
-    char* end = nullptr;
-    out.push_back(std::strtod(p, &end));
-    REQUIRE(end != p);
-    p = end;
-    while (*p == ',' || *p == ' ') ++p;
-  }
-  return out;
+  REQUIRE(j.contains(key));
+  REQUIRE(j.at(key).is_array());
+  return j.at(key).get<std::vector<double>>();
 }
 
 BenchResult bench(const std::vector<std::string>& argv) {
