@@ -66,15 +66,18 @@ int run_moco(int ranks, const std::vector<std::string>& args, std::string* out =
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-// The same tensors within `tol` (the ranks add their gradients in another order).
-void check_close_checkpoints(const std::string& a, const std::string& b, double tol) {
+// The same tensors within `tol` (the ranks add their gradients in another order); the optimiser's state
+// (momentum buffers: running sums of gradients) within `state_tol`.
+void check_close_checkpoints(const std::string& a, const std::string& b, double tol, double state_tol = 0) {
+  if (state_tol == 0) state_tol = tol;
   nn::SafeTensors x = nn::load_safetensors(a + "/checkpoint.safetensors");
   nn::SafeTensors y = nn::load_safetensors(b + "/checkpoint.safetensors");
   REQUIRE(x.tensors.size() == y.tensors.size());
   for (size_t i = 0; i < x.tensors.size(); ++i) {
     INFO("tensor " << x.tensors[i].first);
     REQUIRE(x.tensors[i].first == y.tensors[i].first);
-    CHECK_CLOSE(x.tensors[i].second, y.tensors[i].second, tol, tol);
+    const double t = x.tensors[i].first.rfind("optimizer.state.", 0) == 0 ? state_tol : tol;
+    CHECK_CLOSE(x.tensors[i].second, y.tensors[i].second, t, t);
   }
   CHECK(x.metadata.at("epoch") == y.metadata.at("epoch"));
 }
@@ -197,7 +200,9 @@ TEST_CASE("moco pretrain --moco-version v3 --sync-bn under mpirun: 1 process's r
   // 2 epochs of 4 steps, the kNN monitor after each. SGD, not the ResNet recipe's LARS: LARS scales each
   // step by |w| / |g|, so a layer whose gradient is small (the zero-initialised last BatchNorm of each block)
   // has its rounding noise magnified into the momentum buffers (2e-4 apart after 8 steps, the weights still
-  // within 1e-4).
+  // within 1e-4). Even with SGD the momentum buffers, sums of 8 steps' gradients through BatchNorm over 8
+  // images, differ by up to 2.4e-4 in the unoptimised sanitizer build (another rounding of each op): 1e-3 for
+  // them, still far below what a wrong cross-rank loss gives (0.34 and more in moco_v3_ddp_check).
   const std::vector<std::string> pre = {"--moco-version", "v3", "--optimizer", "sgd", "--width", "4", "--moco-mlp-dim", "32", "--moco-dim",
                                         "16", "--batch-size", "16", "--epochs", "2", "--warmup-epochs", "1",
                                         "--knn-k", "10", "--threads", "1", "--sync-bn"};
@@ -209,7 +214,7 @@ TEST_CASE("moco pretrain --moco-version v3 --sync-bn under mpirun: 1 process's r
   CHECK(column(r, "knn_top1").size() == 1);
   CHECK(train::read_run_config(r + "/config.json").machine.at("processes") == "2");
   REQUIRE(run_moco(0, {"pretrain", "--resume", r}) == 0);
-  check_close_checkpoints(one, r, 1e-4);
+  check_close_checkpoints(one, r, 1e-4, 1e-3);
   check_close_columns(one, r, "loss", 1e-5);
   check_close_columns(one, r, "knn_top1", 1e-9);
   // A ViT (BatchNorm only in its projector and predictor) end to end on 2 ranks.
