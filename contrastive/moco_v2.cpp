@@ -65,8 +65,8 @@ std::pair<Tensor, Tensor> MoCoV2::query_and_key(const Tensor& im_q, const Tensor
     group_->broadcast(perm, 0);  // every rank draws the same, but rank 0's is the one (as builder.py)
     const BatchShuffle s = batch_shuffle_from(perm, im_k.device());
     const Tensor mine = s.forward.narrow(0, r * n, n), back = s.backward.narrow(0, r * n, n);
-    const Tensor x = index_select(all_gather_via_host(*group_, im_k), 0, mine);
-    const Tensor k = all_gather_via_host(*group_, normalize(key_encoder().forward(x), 1));
+    const Tensor x = index_select(all_gather_any_device(*group_, im_k), 0, mine);
+    const Tensor k = all_gather_any_device(*group_, normalize(key_encoder().forward(x), 1));
     return {q, index_select(k, 0, back)};
   }
   BatchShuffle s = idx_shuffle ? batch_shuffle_from(*idx_shuffle, im_k.device())
@@ -117,7 +117,7 @@ MoCoOutput MoCoV2::forward_views(const Tensor& im_q, const Tensor& im_k, const s
   if (cfg_.symmetric) std::swap(keys[0], keys[1]);
   if (distributed()) {  // builder.py's concat_all_gather: the queue takes every rank's keys, in rank order
     NoGradGuard no_grad;
-    for (Tensor& k : keys) k = all_gather_via_host(*group_, k);
+    for (Tensor& k : keys) k = all_gather_any_device(*group_, k);
   }
   queue_.enqueue(keys.size() == 1 ? keys[0] : cat(keys, 0));
   return out;

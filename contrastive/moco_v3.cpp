@@ -38,7 +38,7 @@ ContrastiveLoss MoCoV3::ctr(const Tensor& q, const Tensor& k) const {
   Tensor all;
   {
     NoGradGuard no_grad;  // concat_all_gather: the other ranks' keys are constants here
-    all = all_gather_via_host(*group_, k.detach());
+    all = all_gather_any_device(*group_, k.detach());
   }
   return ctr_loss(q, all, cfg_.T, q.size(0) * group_->rank());
 }

@@ -10,9 +10,10 @@ namespace moco::nn {
 namespace {
 
 Tensor summed_over_ranks(const Tensor& t, ProcessGroup& g) {
-  Tensor c = t.to(Device::cpu()).contiguous().clone();
+  // On the GPU when the group takes it there (NCCL), else through the host.
+  Tensor c = (g.takes(t.device()) ? t : t.to(Device::cpu())).contiguous().clone();
   g.all_reduce_sum(c);
-  return t.device().is_cpu() ? c : c.to(t.device());
+  return c.device() == t.device() ? c : c.to(t.device());
 }
 
 }  // namespace

@@ -26,9 +26,9 @@ std::unique_ptr<ProcessGroup>& the_world() {
 
 }  // namespace
 
-Tensor all_gather_via_host(ProcessGroup& g, const Tensor& t) {
-  const Tensor all = g.all_gather(t.device().is_cpu() ? t.contiguous() : t.to(Device::cpu()).contiguous());
-  return t.device().is_cpu() ? all : all.to(t.device());
+Tensor all_gather_any_device(ProcessGroup& g, const Tensor& t) {
+  const Tensor all = g.all_gather(g.takes(t.device()) ? t.contiguous() : t.to(Device::cpu()).contiguous());
+  return all.device() == t.device() ? all : all.to(t.device());
 }
 
 std::unique_ptr<ProcessGroup> single_process_group() { return std::make_unique<SingleProcess>(); }

@@ -52,9 +52,10 @@ class ProcessGroup {
   bool is_writer() const { return rank() == 0; }  // the rank that writes logs, metrics and checkpoints
 };
 
-// g.all_gather of a tensor on any device: through a contiguous host copy,
-// the result back on t's device.
-Tensor all_gather_via_host(ProcessGroup& g, const Tensor& t);
+// g.all_gather of a tensor on any device: as it is where the group takes
+// that device (NCCL: this rank's GPU), else through a contiguous host copy;
+// the result on t's device.
+Tensor all_gather_any_device(ProcessGroup& g, const Tensor& t);
 
 // The process's group (one process unless train/dist.h's init_distributed installed MPI's).
 ProcessGroup& world();
