@@ -11,6 +11,7 @@
 #include "contrastive/contrastive.h"
 #include "tools/progress.h"
 #include "tools/run_plot.h"
+#include "train/run_report.h"
 #include "train/stop_signal.h"
 
 namespace moco::cli {

@@ -1,7 +1,6 @@
-// Pictures and reports of run folders: `moco plot RUN [RUN...]` draws the
+// Pictures of run folders: `moco plot RUN [RUN...]` draws the
 // curves of any runs in one PNG (what `moco pretrain` redraws as RUN/plots.png
-// every epoch), and write_pretrain_report() writes RUN/report.md at the end
-// of `moco pretrain`.
+// every epoch); train/run_report.h writes RUN/report.md beside it.
 //
 // Panels, each drawn only when some run has its values (steps.jsonl, one row
 // every --log-every steps, where present; else metrics.jsonl, one per epoch),
@@ -13,7 +12,6 @@
 //   dashed, encoder_drift (log scale), grad_norm, queue_age_mean, lr, moco_m.
 // With several runs every legend entry starts with the run folder's name.
 #pragma once
-#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,11 +24,5 @@ namespace moco::cli {
 void plot_runs(const std::vector<std::string>& runs, const std::string& png);
 
 int plot_command(const std::vector<std::string>& argv);
-
-// RUN/report.md: the configuration (config.json), final and best metrics
-// (metrics.jsonl, knn_init.json), the plot `png` (a file name inside the run
-// folder; "" for none) and the commands that continue the run (--resume) and
-// evaluate it (knn, linear, finetune). `epochs_done` of `epochs`.
-void write_pretrain_report(const std::string& run, int64_t epochs_done, int64_t epochs, const std::string& png);
 
 }  // namespace moco::cli
