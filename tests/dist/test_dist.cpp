@@ -66,6 +66,16 @@ int run_moco(int ranks, const std::vector<std::string>& args, std::string* out =
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+// Runs the check program `program` (tests/dist/programs) with `args` on 2 ranks of 1 thread; returns the exit
+// status, and the output in `log`.
+int run_check(const char* program, const std::string& args, std::string* log) {
+  const std::string path = tiny().out(std::filesystem::path(program).filename().string() + ".log");
+  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + program + " " + args + " > '" +
+                              path + "' 2>&1").c_str());
+  *log = slurp(path);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 // The same tensors within `tol` (the ranks add their gradients in another order); the optimiser's state
 // (momentum buffers: running sums of gradients) within `state_tol`.
 void check_close_checkpoints(const std::string& a, const std::string& b, double tol, double state_tol = 0) {
@@ -143,26 +153,23 @@ TEST_CASE("a linear probe (frozen BatchNorm) on 2 ranks equals 1 process; resume
 TEST_CASE("MoCo v2 with shuffle-BN: 2 ranks equal their one-process emulation, queue and pointer included") {
   if (!have_mpi()) return;
   // tests/dist/programs/moco_ddp_check.cpp builds the emulation and says how.
-  const std::string log = tiny().out("ddp_check.log");
-  const std::string cmd = "OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(MOCO_DDP_CHECK) +
-                          " > '" + log + "' 2>&1";
-  const int st = std::system(cmd.c_str());
-  INFO(slurp(log));
-  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
-  CHECK(slurp(log).find("2 ranks vs their one-process emulation, 3 steps: 130 tensors compared") != std::string::npos);
-  CHECK(slurp(log).find(": the same") != std::string::npos);
+  std::string log;
+  const int rc = run_check(MOCO_DDP_CHECK, "", &log);
+  INFO(log);
+  CHECK(rc == 0);
+  CHECK(log.find("2 ranks vs their one-process emulation, 3 steps: 130 tensors compared") != std::string::npos);
+  CHECK(log.find(": the same") != std::string::npos);
 }
 
 TEST_CASE("SyncBatchNorm on 2 ranks equals BatchNorm2d / BatchNorm1d on the global batch; --sync-bn makes a ResNet's 2 ranks 1 process") {
   if (!have_mpi()) return;
-  const std::string log = tiny().out("syncbn.log");
-  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(SYNCBN_CHECK) +
-                              " > '" + log + "' 2>&1").c_str());
-  INFO(slurp(log));
-  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
-  CHECK(slurp(log).find("on 2 ranks vs BatchNorm2d / BatchNorm1d on the global batch (4 cases)") != std::string::npos);
-  CHECK(slurp(log).find(": the same") != std::string::npos);
-  CHECK(slurp(log).find(": caught)") != std::string::npos);  // the broken SyncBatchNorm fails the same comparison
+  std::string log;
+  const int rc = run_check(SYNCBN_CHECK, "", &log);
+  INFO(log);
+  CHECK(rc == 0);
+  CHECK(log.find("on 2 ranks vs BatchNorm2d / BatchNorm1d on the global batch (4 cases)") != std::string::npos);
+  CHECK(log.find(": the same") != std::string::npos);
+  CHECK(log.find(": caught)") != std::string::npos);  // the broken SyncBatchNorm fails the same comparison
   // A ResNet (BatchNorm everywhere) trained on 2 ranks with --sync-bn: the weights and BN statistics of one
   // process on the global batch (without it each rank's BN sees its own 8 images: not the same run).
   const auto& d = tiny();
@@ -178,13 +185,10 @@ TEST_CASE("SyncBatchNorm on 2 ranks equals BatchNorm2d / BatchNorm1d on the glob
 TEST_CASE("MoCo v3 on 2 ranks with SyncBatchNorm and gathered keys equals 1 process on the global batch") {
   if (!have_mpi()) return;
   // tests/dist/programs/moco_v3_ddp_check.cpp says why, and how the tolerance is shown to be tight.
-  const std::string log = tiny().out("v3_check.log");
-  const std::string cmd = "OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(MOCO_V3_DDP_CHECK) +
-                          " > '" + log + "' 2>&1";
-  const int st = std::system(cmd.c_str());
-  const std::string out = slurp(log);
+  std::string out;
+  const int rc = run_check(MOCO_V3_DDP_CHECK, "", &out);
   INFO(out);
-  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
+  CHECK(rc == 0);
   for (const char* arch : {"resnet18", "vit_tiny"}) {
     const size_t at = out.find(std::string("moco_v3_ddp_check: ") + arch + ", 2 ranks vs 1 process");
     REQUIRE(at != std::string::npos);
@@ -283,13 +287,10 @@ TEST_CASE("bad input under mpirun: one message from rank 0, every rank ends, not
 
 // Runs tests/dist/programs/guard_check MODE on 2 ranks; returns the exit status and the output in `log`.
 int run_guard(const std::string& mode, std::string* log, double* seconds) {
-  const std::string path = tiny().out("guard.log");
   const auto t0 = std::chrono::steady_clock::now();
-  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(GUARD_CHECK) + " " +
-                              mode + " > '" + path + "' 2>&1").c_str());
+  const int rc = run_check(GUARD_CHECK, mode, log);
   *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  *log = slurp(path);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return rc;
 }
 
 TEST_CASE("a hung rank ends the job after --dist-timeout; ranks whose weights drift apart are caught") {
@@ -322,11 +323,10 @@ TEST_CASE("a hung rank ends the job after --dist-timeout; ranks whose weights dr
 
 TEST_CASE("the gradient all-reduce overlapped with the backward pass gives average_gradients' gradients bit for bit") {
   if (!have_mpi()) return;
-  const std::string log = tiny().out("reducer.log");
-  const int st = std::system(("OMP_NUM_THREADS=1 " + std::string(kMpirun) + "-np 2 " + std::string(REDUCER_CHECK) +
-                              " > '" + log + "' 2>&1").c_str());
-  INFO(slurp(log));
-  CHECK((WIFEXITED(st) ? WEXITSTATUS(st) : 128) == 0);
-  CHECK(slurp(log).find("rank 0, pass 2: 7 buckets, 5 started during the pass; largest difference from "
-                        "average_gradients 0") != std::string::npos);
+  std::string log;
+  const int rc = run_check(REDUCER_CHECK, "", &log);
+  INFO(log);
+  CHECK(rc == 0);
+  CHECK(log.find("rank 0, pass 2: 7 buckets, 5 started during the pass; largest difference from "
+                 "average_gradients 0") != std::string::npos);
 }
