@@ -11,6 +11,7 @@
 #include "contrastive/contrastive.h"
 #include "tools/progress.h"
 #include "tools/run_plot.h"
+#include "train/run_dir.h"
 #include "train/run_report.h"
 #include "train/stop_signal.h"
 
@@ -177,7 +178,7 @@ int knn_command(const std::vector<std::string>& argv) {
   const CheckpointKnn r = checkpoint_knn(a, progress_hooks());
   if (a.on("json"))
     std::printf("%s\n", nlohmann::ordered_json{{"checkpoint", r.checkpoint},
-                                               {"knn_top1", std::stod(fmt::format("{:.4f}", r.top1))},
+                                               {"knn_top1", round_to_decimals(r.top1, 4)},
                                                {"k", r.k},
                                                {"t", r.t},
                                                {"dataset", r.data.spec}}

@@ -92,15 +92,12 @@ std::string summary_row(const std::string& name, const contrastive::Summary& s) 
                      s.std, s.min, s.p05, s.p50, s.p95, s.max);
 }
 
-// `x` as fmt's "{:.Nf}" writes it: the JSON number that text was.
-double rounded(double x, int digits) { return std::stod(fmt::format("{:.{}f}", x, digits)); }
-
 json summary_json(const contrastive::Summary& s) {
   json j;
   j["n"] = s.n;
   for (auto [k, v] : {std::pair<const char*, double>{"mean", s.mean}, {"std", s.std}, {"min", s.min}, {"p05", s.p05},
                       {"p50", s.p50}, {"p95", s.p95}, {"max", s.max}})
-    j[k] = rounded(v, 6);
+    j[k] = round_to_decimals(v, 6);
   return j;
 }
 }  // namespace
@@ -396,7 +393,7 @@ InspectReport inspect_checkpoint(InspectOptions o, const TrainingHooks& hooks, c
   js["moco_version"] = version;
   js["epoch"] = ckpt.epoch();
   js["dataset"] = d.spec;
-  js["knn_top1"] = rounded(knn_top1, 4);
+  js["knn_top1"] = round_to_decimals(knn_top1, 4);
   js["knn_k"] = knn_k;
   js["knn_t"] = knn_t;
   js["knn_test"] = n_test;
@@ -408,10 +405,10 @@ InspectReport inspect_checkpoint(InspectOptions o, const TrainingHooks& hooks, c
   js["rows_beaten"] = lc.rows_beaten;
   if (queue) {
     js["queue_k"] = K;
-    js["queue_sim_mean"] = rounded(*sim_mean, 6);
+    js["queue_sim_mean"] = round_to_decimals(*sim_mean, 6);
     js["queue_pairs"] = summary_json(pairs);
     if (age_mean) {
-      js["queue_age_mean"] = rounded(*age_mean, 4);
+      js["queue_age_mean"] = round_to_decimals(*age_mean, 4);
       js["queue_age_max"] = int64_t(std::llround(*age_max));
     }
   }
@@ -426,7 +423,7 @@ InspectReport inspect_checkpoint(InspectOptions o, const TrainingHooks& hooks, c
       json n;
       n["bank_index"] = bi;
       n["label"] = bank_labels[size_t(bi)];
-      n["cosine"] = rounded(nb.sim_at(int64_t(r), j), 6);
+      n["cosine"] = round_to_decimals(nb.sim_at(int64_t(r), j), 6);
       n["same"] = bank_labels[size_t(bi)] == test_labels[size_t(qidx[r])];
       neighbours.push_back(std::move(n));
     }

@@ -22,6 +22,8 @@ namespace moco::train {
 
 namespace fs = std::filesystem;
 
+double round_to_decimals(double x, int digits) { return std::stod(fmt::format("{:.{}f}", x, digits)); }
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   nn::write_file_atomic(path, std::vector<uint8_t>(content.begin(), content.end()));
 }

@@ -78,4 +78,8 @@ std::optional<double> find_value(const MetricsRow& row, const std::string& name)
 // crash never leaves a half-written file in place of a good one.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+// `x` to `digits` decimals, the number printf's %.Nf shows: what the JSON a
+// report writes holds (timings and percentages carry no more than that).
+double round_to_decimals(double x, int digits);
+
 }  // namespace moco::train

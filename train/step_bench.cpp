@@ -108,10 +108,9 @@ double BenchResult::internals_overhead() const {
 
 std::string BenchResult::json() const {
   // Seconds to 0.1 ms (internals 10 us, overheads 1e-6), rates to 0.01: the precision the timer's noise allows.
-  auto rounded = [](double x, int digits) { return std::stod(fmt::format("{:.{}f}", x, digits)); };
   auto list = [&](const std::vector<double>& v) {
     nlohmann::json a = nlohmann::json::array();
-    for (double x : v) a.push_back(rounded(x, 4));
+    for (double x : v) a.push_back(round_to_decimals(x, 4));
     return a;
   };
   auto env = [](const char* name) -> nlohmann::json {
@@ -135,22 +134,22 @@ std::string BenchResult::json() const {
     j["width"] = opt.width;
   if (opt.log_every > 0) {
     j["log_every"] = opt.log_every;
-    j["internals_sec"] = rounded(median(internals_sec), 5);
-    j["plain_step_sec"] = rounded(median(plain_step_sec), 4);
-    j["logged_step_sec"] = rounded(median(logged_step_sec), 4);
-    j["internals_overhead"] = rounded(internals_overhead(), 6);
+    j["internals_sec"] = round_to_decimals(median(internals_sec), 5);
+    j["plain_step_sec"] = round_to_decimals(median(plain_step_sec), 4);
+    j["logged_step_sec"] = round_to_decimals(median(logged_step_sec), 4);
+    j["internals_overhead"] = round_to_decimals(internals_overhead(), 6);
     j["internals_times"] = list(internals_sec);
   }
   j["trainable_params"] = trainable_params;
-  j["images_per_sec"] = rounded(images_per_sec(), 2);
-  j["sec_per_step"] = rounded(sec_per_step(), 4);
-  j["sec_min"] = rounded(*std::min_element(step_sec.begin(), step_sec.end()), 4);
-  j["sec_max"] = rounded(*std::max_element(step_sec.begin(), step_sec.end()), 4);
-  j["forward_sec"] = rounded(median(forward_sec), 4);
-  j["backward_sec"] = rounded(median(backward_sec), 4);
-  j["optimizer_sec"] = rounded(median(optimizer_sec), 4);
-  j["cpu_sec_per_step"] = rounded(median(cpu_sec), 4);
-  j["peak_rss_mib"] = rounded(peak_rss_mib, 1);
+  j["images_per_sec"] = round_to_decimals(images_per_sec(), 2);
+  j["sec_per_step"] = round_to_decimals(sec_per_step(), 4);
+  j["sec_min"] = round_to_decimals(*std::min_element(step_sec.begin(), step_sec.end()), 4);
+  j["sec_max"] = round_to_decimals(*std::max_element(step_sec.begin(), step_sec.end()), 4);
+  j["forward_sec"] = round_to_decimals(median(forward_sec), 4);
+  j["backward_sec"] = round_to_decimals(median(backward_sec), 4);
+  j["optimizer_sec"] = round_to_decimals(median(optimizer_sec), 4);
+  j["cpu_sec_per_step"] = round_to_decimals(median(cpu_sec), 4);
+  j["peak_rss_mib"] = round_to_decimals(peak_rss_mib, 1);
   j["losses"] = list(losses);
   j["step_times"] = list(step_sec);
   for (const char* e : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"})
