@@ -322,6 +322,7 @@ void average_gradients(ProcessGroup& g, const std::vector<Tensor>& params) {
 
 GradientReducer::GradientReducer(ProcessGroup& g, std::vector<Tensor> params, int64_t bucket_bytes)
     : g_(g), params_(std::move(params)), bucket_bytes_(bucket_bytes) {
+  for (size_t i = 0; i < params_.size(); ++i) index_[params_[i].impl_ptr().get()] = i;
   // The last layers' gradients are ready first: until a pass has shown the
   // order, buckets follow the parameters backwards.
   std::vector<size_t> order;
@@ -331,7 +332,7 @@ GradientReducer::GradientReducer(ProcessGroup& g, std::vector<Tensor> params, in
 
 void GradientReducer::fill_buckets(const std::vector<size_t>& order, const std::vector<size_t>& unused) {
   buckets_.clear();
-  where_.clear();
+  bucket_of_.assign(params_.size(), 0);
   int64_t bytes = bucket_bytes_;
   std::vector<size_t> all = order;
   all.insert(all.end(), unused.begin(), unused.end());
@@ -345,32 +346,29 @@ void GradientReducer::fill_buckets(const std::vector<size_t>& order, const std::
     }
     buckets_.back().members.push_back(i);
     bytes += b;
-    where_[params_[i].impl_ptr().get()] = buckets_.size() - 1;
+    bucket_of_[i] = buckets_.size() - 1;
   }
 }
 
 void GradientReducer::start(Bucket& b) {
-  std::vector<Tensor> grads;
   for (size_t i : b.members)
-    if (params_[i].grad().defined()) grads.push_back(params_[i].grad());
-  if (grads.empty()) return;
-  b.flat = flatten(grads);
+    if (params_[i].grad().defined()) b.grads.push_back(params_[i].grad());
+  if (b.grads.empty()) return;
+  b.flat = flatten(b.grads);
   if (!g_.takes(b.flat.device())) b.flat = b.flat.to(Device::cpu());
   b.wait = g_.all_reduce_sum_start(b.flat);
 }
 
 void GradientReducer::backward(const Tensor& loss) {
   if (g_.size() == 1) return loss.backward();
-  for (Bucket& b : buckets_) b = Bucket{b.members, 0, {}, {}};
+  for (Bucket& b : buckets_) b = Bucket{b.members, 0, {}, {}, {}};
   size_t next = 0;  // buckets start in order, the same on every rank
   std::vector<size_t> ready_order;
   run_backward(loss, {}, [&](const Tensor& leaf) {
-    const auto it = where_.find(leaf.impl_ptr().get());
-    if (it == where_.end()) return;
-    if (!rebuilt_)
-      for (size_t i : buckets_[it->second].members)
-        if (params_[i].impl_ptr() == leaf.impl_ptr()) ready_order.push_back(i);
-    ++buckets_[it->second].ready;
+    const auto it = index_.find(leaf.impl_ptr().get());
+    if (it == index_.end() || !params_[it->second].requires_grad()) return;
+    if (!rebuilt_) ready_order.push_back(it->second);
+    ++buckets_[bucket_of_[it->second]].ready;
     while (next < buckets_.size() && buckets_[next].ready == buckets_[next].members.size()) start(buckets_[next++]);
     g_.progress();
   });
@@ -382,11 +380,9 @@ void GradientReducer::backward(const Tensor& loss) {
     if (!b.flat.defined()) continue;
     b.wait();
     b.flat.mul_(1.0 / double(g_.size()));
-    std::vector<Tensor> grads;
-    for (size_t i : b.members)
-      if (params_[i].grad().defined()) grads.push_back(params_[i].grad());
-    unflatten_into(b.flat, grads);
+    unflatten_into(b.flat, b.grads);
     b.flat = Tensor();
+    b.grads.clear();
   }
   if (!rebuilt_) {
     // As DDP does after its first pass: buckets in the order the gradients

@@ -75,6 +75,7 @@ class GradientReducer {
   struct Bucket {
     std::vector<size_t> members;  // indices into params_
     size_t ready = 0;             // members whose gradient the pass has completed
+    std::vector<Tensor> grads;    // the members' gradients (those the pass gave), in flat's order
     Tensor flat;                  // the bucket's gradients, being summed over the ranks
     std::function<void()> wait;
   };
@@ -86,7 +87,8 @@ class GradientReducer {
   int64_t bucket_bytes_;
   bool rebuilt_ = false;  // buckets follow the order the first pass gave
   std::vector<Bucket> buckets_;
-  std::unordered_map<const void*, size_t> where_;  // a parameter's TensorImpl -> its bucket
+  std::unordered_map<const void*, size_t> index_;  // a parameter's TensorImpl -> its index in params_
+  std::vector<size_t> bucket_of_;                   // a parameter's bucket (trainable ones)
   size_t started_during_pass_ = 0;
 };
 // The stop signal (SIGINT / SIGTERM, 0: none) any rank has received, the
