@@ -49,9 +49,13 @@ void check_dist_backend(const std::string& b) {
   MOCO_USAGE_CHECK(b != "none" || w.size() == 1, "--dist-backend none, but mpirun started {} processes", w.size());
 }
 
+// How the processes talk: the machine's business, recorded under "machine", never one of the run's flags.
+bool process_flag(const std::string& k) {
+  return k == "dist-backend" || k == "dist-timeout" || k == "check-sync-every";
+}
+
 bool never_taken_back(const std::string& k) {
-  return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite" ||
-         k == "dist-backend" || k == "dist-timeout" || k == "check-sync-every";
+  return k == "out" || k == "resume" || k == "config" || k == "stop-after" || k == "overwrite" || process_flag(k);
 }
 
 ResumeSource open_resume(const std::string& path, const std::string& command) {
@@ -103,20 +107,20 @@ RunConfig make_run_config(const std::map<std::string, std::string>& values, cons
                           const std::string& original_command) {
   RunConfig c;
   // A resumed run keeps the command that started it; the latest resume is noted beside it.
-  for (auto& [k, v] : values) {
-    if (k == "threads" || k == "device") continue;
-    if (k == "overwrite" || k == "config") continue;
-    c.flags[k] = v;
-    if (switches.count(k)) c.switches.insert(k);
-  }
   c.machine = {{"threads", std::to_string(threads > 0 ? threads : get_num_threads())},
                {"device", values.at("device")},
                {"processes", std::to_string(world().size())},
-               {"dist-backend", world().backend()}};
-  // How the processes talk is the machine's business, not the run's.
-  for (const char* k : {"dist-timeout", "check-sync-every"})
-    if (values.count(k)) c.machine[k] = values.at(k);
-  for (const char* k : {"dist-backend", "dist-timeout", "check-sync-every"}) c.flags.erase(k);
+               {"dist-backend", world().backend()}};  // the backend in use, not the flag's "auto"
+  for (auto& [k, v] : values) {
+    if (k == "threads" || k == "device") continue;
+    if (k == "overwrite" || k == "config") continue;
+    if (process_flag(k)) {
+      if (k != "dist-backend") c.machine[k] = v;
+      continue;
+    }
+    c.flags[k] = v;
+    if (switches.count(k)) c.switches.insert(k);
+  }
   std::string flags_text;  // every rank must have been started with the same flags
   for (auto& [k, v] : c.flags) flags_text += k + "=" + v + "\n";
   check_same_on_all_ranks(world(), flags_text, "flags");
