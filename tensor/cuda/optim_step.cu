@@ -21,6 +21,21 @@ __global__ void __launch_bounds__(kThreads) step_kernel(Formula f, int64_t n, T*
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) f(i, p, g, s1, s2);
 }
 
+// Sums every thread's a into sp[0] and b into sd[0] (shared arrays of
+// kThreads), by a tree in a fixed order; all threads may read them after.
+__device__ void block_sum2(double a, double b, double* sp, double* sd) {
+  sp[threadIdx.x] = a;
+  sd[threadIdx.x] = b;
+  __syncthreads();
+  for (int h = kThreads / 2; h > 0; h /= 2) {
+    if (int(threadIdx.x) < h) {
+      sp[threadIdx.x] += sp[threadIdx.x + h];
+      sd[threadIdx.x] += sd[threadIdx.x + h];
+    }
+    __syncthreads();
+  }
+}
+
 // Block b writes partial[2b] = Σ p², partial[2b + 1] = Σ (g + wd·p)² over its slice.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
@@ -33,16 +48,7 @@ __global__ void __launch_bounds__(kThreads)
     a += pv * pv;
     b += dv * dv;
   }
-  sp[threadIdx.x] = a;
-  sd[threadIdx.x] = b;
-  __syncthreads();
-  for (int h = kThreads / 2; h > 0; h /= 2) {
-    if (int(threadIdx.x) < h) {
-      sp[threadIdx.x] += sp[threadIdx.x + h];
-      sd[threadIdx.x] += sd[threadIdx.x + h];
-    }
-    __syncthreads();
-  }
+  block_sum2(a, b, sp, sd);
   if (threadIdx.x == 0) {
     partial[2 * blockIdx.x] = sp[0];
     partial[2 * blockIdx.x + 1] = sd[0];
@@ -59,16 +65,7 @@ __global__ void __launch_bounds__(kThreads)
     a += partial[2 * k];
     b += partial[2 * k + 1];
   }
-  sp[threadIdx.x] = a;
-  sd[threadIdx.x] = b;
-  __syncthreads();
-  for (int h = kThreads / 2; h > 0; h /= 2) {
-    if (int(threadIdx.x) < h) {
-      sp[threadIdx.x] += sp[threadIdx.x + h];
-      sd[threadIdx.x] += sd[threadIdx.x + h];
-    }
-    __syncthreads();
-  }
+  block_sum2(a, b, sp, sd);
   const T q = f.ratio(sp[0], sd[0]);
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) f(i, p, g, mu, q);
